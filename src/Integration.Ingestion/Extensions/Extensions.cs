@@ -1,18 +1,33 @@
+using Integration.Ingestion.Demo;
+using Integration.Ingestion.Services;
+using Integration.Ingestion.Storage;
+
 namespace Integration.Ingestion.Extensions;
 
 internal static class Extensions
 {
     public static void AddApplicationServices(this IHostApplicationBuilder builder)
     {
-        builder.AddRedisClient("redis");
+        builder.AddRedisClient("redis", configureOptions: o => o.AbortOnConnectFail = false);
 
-        builder.Services.AddGrpc();
+        builder.Services.AddOptions<IngestionOptions>().BindConfiguration(IngestionOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<DemoOptions>().BindConfiguration(DemoOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<IWorkspaceStore, RedisWorkspaceStore>();
+        builder.Services.AddSingleton<IActivityStore, RedisActivityStore>();
+        builder.Services.AddSingleton<IngestionMetrics>();
+        builder.Services.AddHostedService<DemoProvisioner>();
+
+        builder.Services.AddGrpc(o => o.MaxReceiveMessageSize = 16 * 1024 * 1024)
+            .AddServiceOptions<AdminService>(o => o.Interceptors.Add<AdminTokenInterceptor>());
         builder.Services.AddGrpcReflection();
         builder.Services.AddGrpcHealthChecks();
     }
 
     public static void MapIngestionGrpc(this WebApplication app)
     {
+        app.MapGrpcService<IngestionService>();
+        app.MapGrpcService<AdminService>();
         app.MapGrpcHealthChecksService();
         app.MapGrpcReflectionService();
     }

@@ -1,0 +1,184 @@
+using System.Security.Cryptography;
+using System.Text.RegularExpressions;
+using Grpc.Core;
+using Integration.Admin.V1;
+using Integration.Ingestion.Storage;
+using Microsoft.Extensions.Options;
+
+namespace Integration.Ingestion.Services;
+
+/// <summary>Workspaces and integration configs (integration.admin.v1.Admin), guarded by the admin token.</summary>
+internal sealed partial class AdminService(IWorkspaceStore store, IOptions<IngestionOptions> options, TimeProvider time) : Admin.V1.Admin.AdminBase
+{
+    public const int DefaultRateLimit = 500;
+    public const int MaxRateLimit = 100_000;
+
+    public override async Task<CreateWorkspaceResponse> CreateWorkspace(CreateWorkspaceRequest request, ServerCallContext context)
+    {
+        ValidateWorkspaceId(request.WorkspaceId);
+        var rateLimit = request.RateLimitPerSecond == 0 ? DefaultRateLimit : request.RateLimitPerSecond;
+        ValidateRateLimit(rateLimit);
+        var key = string.IsNullOrEmpty(request.DataApiKey) ? NewKey() : ValidateKey(request.DataApiKey);
+        var name = string.IsNullOrWhiteSpace(request.Name) ? request.WorkspaceId : request.Name.Trim();
+        if (name.Length > 200)
+        {
+            throw Invalid("name", "must be at most 200 characters");
+        }
+
+        var record = new WorkspaceRecord(request.WorkspaceId, name, rateLimit, RedisWorkspaceStore.HashKey(key), time.GetUtcNow().ToUnixTimeMilliseconds());
+        if (!await store.CreateAsync(record, request.Upsert))
+        {
+            throw new RpcException(new Status(StatusCode.AlreadyExists,
+                $"Workspace '{request.WorkspaceId}' exists already. Use RotateWorkspaceKey for a new key, or upsert=true."));
+        }
+        var stored = await store.GetAsync(request.WorkspaceId) ?? record;
+        return new CreateWorkspaceResponse { Workspace = MapToWorkspace(stored), DataApiKey = key };
+    }
+
+    public override async Task<Workspace> GetWorkspace(GetWorkspaceRequest request, ServerCallContext context) =>
+        MapToWorkspace(await GetExistingAsync(request.WorkspaceId));
+
+    public override async Task<RotateWorkspaceKeyResponse> RotateWorkspaceKey(RotateWorkspaceKeyRequest request, ServerCallContext context)
+    {
+        ValidateWorkspaceId(request.WorkspaceId);
+        var key = NewKey();
+        if (!await store.SetKeyAsync(request.WorkspaceId, RedisWorkspaceStore.HashKey(key)))
+        {
+            throw UnknownWorkspace(request.WorkspaceId);
+        }
+        return new RotateWorkspaceKeyResponse { DataApiKey = key };
+    }
+
+    public override async Task<Workspace> SetRateLimit(SetRateLimitRequest request, ServerCallContext context)
+    {
+        ValidateWorkspaceId(request.WorkspaceId);
+        ValidateRateLimit(request.RateLimitPerSecond);
+        if (!await store.SetRateLimitAsync(request.WorkspaceId, request.RateLimitPerSecond))
+        {
+            throw UnknownWorkspace(request.WorkspaceId);
+        }
+        return MapToWorkspace(await GetExistingAsync(request.WorkspaceId));
+    }
+
+    public override async Task<IntegrationConfig> CreateIntegrationConfig(CreateIntegrationConfigRequest request, ServerCallContext context)
+    {
+        var config = request.Config ?? throw Invalid("config", "is required");
+        await GetExistingAsync(config.WorkspaceId);
+        if (!ConfigNamePattern().IsMatch(config.ConfigName))
+        {
+            throw Invalid("config.config_name", "must be 1-64 characters of letters, digits, '_', '.' or '-'");
+        }
+        if (config.IdentifierKind is IdentifierKind.Unspecified || !Enum.IsDefined(config.IdentifierKind))
+        {
+            throw Invalid("config.identifier_kind", "must be IDENTIFIER_KIND_EMAIL, IDENTIFIER_KIND_PHONE or IDENTIFIER_KIND_EXTERNAL_ID");
+        }
+        if (config.Modules.Any(m => m is SyncModule.Unspecified || !Enum.IsDefined(m)))
+        {
+            throw Invalid("config.modules", "contains an unknown module");
+        }
+        foreach (var (from, to) in config.EventNameMapping)
+        {
+            if (string.IsNullOrWhiteSpace(from) || string.IsNullOrWhiteSpace(to) || from.Length > 256 || to.Length > 256)
+            {
+                throw Invalid("config.event_name_mapping", "names must be 1-256 characters and not blank");
+            }
+        }
+
+        var modules = config.Modules.Count == 0
+            ? [SyncModule.Users, SyncModule.Events, SyncModule.Sessions, SyncModule.CustomProperties]
+            : config.Modules.Distinct().Order().ToArray();
+        var record = new ConfigRecord(config.ConfigName, (int)config.IdentifierKind, modules.Select(m => (int)m).ToArray(),
+            new Dictionary<string, string>(config.EventNameMapping));
+        if (!await store.SaveConfigAsync(config.WorkspaceId, record, request.Upsert))
+        {
+            throw new RpcException(new Status(StatusCode.AlreadyExists,
+                $"Integration config '{config.ConfigName}' exists already in workspace '{config.WorkspaceId}'. Delete it first, or upsert=true."));
+        }
+        return MapToConfig(config.WorkspaceId, record);
+    }
+
+    public override async Task<ListIntegrationConfigsResponse> ListIntegrationConfigs(ListIntegrationConfigsRequest request, ServerCallContext context)
+    {
+        await GetExistingAsync(request.WorkspaceId);
+        var response = new ListIntegrationConfigsResponse();
+        response.Configs.AddRange((await store.ListConfigsAsync(request.WorkspaceId)).Select(c => MapToConfig(request.WorkspaceId, c)));
+        return response;
+    }
+
+    public override async Task<DeleteIntegrationConfigResponse> DeleteIntegrationConfig(DeleteIntegrationConfigRequest request, ServerCallContext context)
+    {
+        await GetExistingAsync(request.WorkspaceId);
+        return new DeleteIntegrationConfigResponse { Deleted = await store.DeleteConfigAsync(request.WorkspaceId, request.ConfigName) };
+    }
+
+    private async Task<WorkspaceRecord> GetExistingAsync(string workspaceId)
+    {
+        ValidateWorkspaceId(workspaceId);
+        return await store.GetAsync(workspaceId) ?? throw UnknownWorkspace(workspaceId);
+    }
+
+    private IntegrationConfig MapToConfig(string workspaceId, ConfigRecord record)
+    {
+        var baseUrl = options.Value.EdgePublicBaseUrl.TrimEnd('/');
+        var query = "?configName=" + Uri.EscapeDataString(record.ConfigName);
+        var config = new IntegrationConfig
+        {
+            WorkspaceId = workspaceId,
+            ConfigName = record.ConfigName,
+            IdentifierKind = (IdentifierKind)record.IdentifierKind,
+            UserWebhookUrl = $"{baseUrl}/v1/partner/heap-analytics/user/{query}",
+            EventsWebhookUrl = $"{baseUrl}/v1/partner/heap-analytics/events/{query}",
+        };
+        config.Modules.AddRange(record.Modules.Select(m => (SyncModule)m));
+        config.EventNameMapping.Add(record.EventNameMapping);
+        return config;
+    }
+
+    private static Workspace MapToWorkspace(WorkspaceRecord record) => new()
+    {
+        WorkspaceId = record.WorkspaceId,
+        Name = record.Name,
+        RateLimitPerSecond = record.RateLimitPerSecond,
+        CreatedAtMs = record.CreatedAtMs,
+    };
+
+    private static string NewKey() => Convert.ToBase64String(RandomNumberGenerator.GetBytes(32))
+        .TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+    private static string ValidateKey(string key)
+    {
+        if (key.Length is < 8 or > 256 || key.Any(c => char.IsWhiteSpace(c) || char.IsControl(c) || c == ':'))
+        {
+            throw Invalid("data_api_key", "must be 8-256 characters without whitespace, control characters or ':'");
+        }
+        return key;
+    }
+
+    internal static void ValidateWorkspaceId(string workspaceId)
+    {
+        if (!WorkspaceIdPattern().IsMatch(workspaceId))
+        {
+            throw Invalid("workspace_id", "must be 1-64 characters of letters, digits, '_' or '-'");
+        }
+    }
+
+    private static void ValidateRateLimit(int rateLimit)
+    {
+        if (rateLimit is < 1 or > MaxRateLimit)
+        {
+            throw Invalid("rate_limit_per_second", $"must be between 1 and {MaxRateLimit}");
+        }
+    }
+
+    private static RpcException Invalid(string field, string problem) =>
+        new(new Status(StatusCode.InvalidArgument, $"{field} {problem}."));
+
+    private static RpcException UnknownWorkspace(string workspaceId) =>
+        new(new Status(StatusCode.NotFound, $"Workspace '{workspaceId}' does not exist."));
+
+    [GeneratedRegex("^[A-Za-z0-9_-]{1,64}$")]
+    private static partial Regex WorkspaceIdPattern();
+
+    [GeneratedRegex("^[A-Za-z0-9_.-]{1,64}$")]
+    private static partial Regex ConfigNamePattern();
+}

@@ -1,0 +1,225 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using Grpc.Core;
+using Integration.Domain;
+using Integration.Ingestion.Storage;
+using Integration.Ingestion.V1;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+
+namespace Integration.Ingestion.Services;
+
+/// <summary>Stores and reads Heap's users and events (integration.ingestion.v1.Ingestion).</summary>
+internal sealed class IngestionService(
+    IActivityStore activities,
+    IWorkspaceStore workspaces,
+    IngestionMetrics metrics,
+    IOptions<IngestionOptions> options) : Ingestion.V1.Ingestion.IngestionBase
+{
+    public override async Task<IngestResponse> IngestUsers(IngestUsersRequest request, ServerCallContext context)
+    {
+        ValidateBatch(request.WorkspaceId, request.Users.Count, request.PayloadIds.Count);
+        for (var i = 0; i < request.Users.Count; i++)
+        {
+            ValidateUser(request.Users[i], $"users[{i}]");
+        }
+
+        var outcomes = await StoreAsync(() => activities.WriteUsersAsync(request.WorkspaceId, request.Users, request.PayloadIds));
+        return Summarise(outcomes, "user");
+    }
+
+    public override async Task<IngestResponse> IngestEvents(IngestEventsRequest request, ServerCallContext context)
+    {
+        ValidateBatch(request.WorkspaceId, request.Events.Count, request.PayloadIds.Count);
+        var eventIds = new string[request.Events.Count];
+        for (var i = 0; i < request.Events.Count; i++)
+        {
+            var e = request.Events[i];
+            if (e.User is null)
+            {
+                throw Invalid($"events[{i}].user", "is required");
+            }
+            ValidateUser(e.User, $"events[{i}].user", requireUpdatedAt: false);
+            if (string.IsNullOrWhiteSpace(e.EventName) || e.EventName.Length > 1024)
+            {
+                throw Invalid($"events[{i}].event_name", "must be 1-1024 characters");
+            }
+            if (e.EventTimeMs <= 0)
+            {
+                throw Invalid($"events[{i}].event_time_ms", "must be a positive Unix time in milliseconds");
+            }
+            // Without a payload hash the event cannot be recognised when repeated; it gets a fresh id.
+            eventIds[i] = i < request.PayloadIds.Count && request.PayloadIds[i].Length > 0
+                ? request.PayloadIds[i]
+                : Guid.NewGuid().ToString("N");
+        }
+
+        // The webhook's trace context travels with each event into the stream (DESIGN §6).
+        var traceParent = Activity.Current?.Id ?? "";
+        var outcomes = await StoreAsync(() => activities.WriteEventsAsync(request.WorkspaceId, request.ConfigName, request.Events, eventIds, traceParent));
+        return Summarise(outcomes, "event");
+    }
+
+    public override async Task<User> GetUser(GetUserRequest request, ServerCallContext context)
+    {
+        AdminService.ValidateWorkspaceId(request.WorkspaceId);
+        var customerId = request.CustomerId;
+        if (request.IdentifierKind != 0)
+        {
+            if (!Identifiers.TryNormalize(customerId, (IdentifierKind)request.IdentifierKind, out var normalized, out var error))
+            {
+                throw Invalid("customer_id", error);
+            }
+            customerId = normalized;
+        }
+        if (string.IsNullOrEmpty(customerId))
+        {
+            throw Invalid("customer_id", "is required");
+        }
+
+        return await StoreAsync(() => activities.GetUserAsync(request.WorkspaceId, customerId))
+            ?? throw new RpcException(new Status(StatusCode.NotFound,
+                $"No user '{customerId}' in workspace '{request.WorkspaceId}'."));
+    }
+
+    public override async Task<ListUserEventsResponse> ListUserEvents(ListUserEventsRequest request, ServerCallContext context)
+    {
+        AdminService.ValidateWorkspaceId(request.WorkspaceId);
+        if (string.IsNullOrEmpty(request.CustomerId))
+        {
+            throw Invalid("customer_id", "is required");
+        }
+        if (request.Limit is < 0 or > 1000)
+        {
+            throw Invalid("limit", "must be between 1 and 1000 (0: 100)");
+        }
+        if (request.FromMs < 0 || request.ToMs < 0 || (request.ToMs > 0 && request.ToMs < request.FromMs))
+        {
+            throw Invalid("to_ms", "must not be before from_ms");
+        }
+
+        var events = await StoreAsync(() => activities.ListUserEventsAsync(request.WorkspaceId, request.CustomerId,
+            request.FromMs, request.ToMs, request.Limit == 0 ? 100 : request.Limit));
+        var response = new ListUserEventsResponse();
+        response.Events.AddRange(events);
+        return response;
+    }
+
+    public override async Task<WorkspaceAuth> GetWorkspaceAuth(GetWorkspaceAuthRequest request, ServerCallContext context)
+    {
+        AdminService.ValidateWorkspaceId(request.WorkspaceId);
+        var workspace = await StoreAsync(() => workspaces.GetAsync(request.WorkspaceId))
+            ?? throw new RpcException(new Status(StatusCode.NotFound, $"Workspace '{request.WorkspaceId}' does not exist."));
+        var configs = await StoreAsync(() => workspaces.ListConfigsAsync(request.WorkspaceId));
+
+        var auth = new WorkspaceAuth
+        {
+            WorkspaceId = workspace.WorkspaceId,
+            KeySha256 = Google.Protobuf.ByteString.CopyFrom(workspace.KeySha256),
+            RateLimitPerSecond = workspace.RateLimitPerSecond,
+        };
+        foreach (var config in configs)
+        {
+            var edgeConfig = new EdgeConfig { ConfigName = config.ConfigName, IdentifierKind = config.IdentifierKind };
+            edgeConfig.Modules.AddRange(config.Modules);
+            edgeConfig.EventNameMapping.Add(config.EventNameMapping);
+            auth.Configs.Add(edgeConfig);
+        }
+        return auth;
+    }
+
+    private void ValidateBatch(string workspaceId, int count, int payloadIds)
+    {
+        AdminService.ValidateWorkspaceId(workspaceId);
+        if (count == 0 || count > options.Value.MaxBatchSize)
+        {
+            throw Invalid("records", $"must hold 1-{options.Value.MaxBatchSize} records");
+        }
+        if (payloadIds != 0 && payloadIds != count)
+        {
+            throw Invalid("payload_ids", "must be empty or hold one id per record");
+        }
+    }
+
+    private static void ValidateUser(UserRecord user, string path, bool requireUpdatedAt = true)
+    {
+        if (string.IsNullOrEmpty(user.CustomerId) || user.CustomerId.Length > Identifiers.MaxLength)
+        {
+            throw Invalid($"{path}.customer_id", $"must be 1-{Identifiers.MaxLength} characters");
+        }
+        if (requireUpdatedAt && user.UpdatedAtMs <= 0)
+        {
+            throw Invalid($"{path}.updated_at_ms", "must be a positive Unix time in milliseconds");
+        }
+        if (user.Attributes.Keys.Any(k => k.Length is 0 or > 256))
+        {
+            throw Invalid($"{path}.attributes", "names must be 1-256 characters");
+        }
+    }
+
+    private IngestResponse Summarise(WriteOutcome[] outcomes, string kind)
+    {
+        var response = new IngestResponse();
+        foreach (var outcome in outcomes)
+        {
+            switch (outcome)
+            {
+                case WriteOutcome.Duplicate: response.Duplicates++; break;
+                case WriteOutcome.Stored: response.Stored++; break;
+                case WriteOutcome.StoredProfileStale: response.Stored++; response.StaleProfileUpdates++; break;
+            }
+        }
+        metrics.Record(kind, response);
+        return response;
+    }
+
+    /// <summary>Redis trouble becomes Unavailable, so callers (the edge) answer 503 and Heap retries.</summary>
+    private static async Task<T> StoreAsync<T>(Func<Task<T>> action)
+    {
+        try
+        {
+            return await action();
+        }
+        catch (Exception ex) when (ex is RedisConnectionException or RedisTimeoutException or RedisServerException)
+        {
+            throw new RpcException(new Status(StatusCode.Unavailable, "Storage is unavailable; retry later.", ex));
+        }
+    }
+
+    private static RpcException Invalid(string field, string problem) =>
+        new(new Status(StatusCode.InvalidArgument, $"{field} {problem}."));
+}
+
+/// <summary>Meter "Integration.Ingestion": records stored, repeats and stale profile updates.</summary>
+internal sealed class IngestionMetrics
+{
+    public const string MeterName = "Integration.Ingestion";
+
+    private readonly Counter<long> _events;
+    private readonly Counter<long> _users;
+
+    public IngestionMetrics(IMeterFactory meterFactory)
+    {
+        var meter = meterFactory.Create(MeterName);
+        _events = meter.CreateCounter<long>("integration.ingestion.events", "{event}", "Events received by ingestion, by outcome.");
+        _users = meter.CreateCounter<long>("integration.ingestion.users", "{user}", "User profile updates received by ingestion, by outcome.");
+    }
+
+    public void Record(string kind, IngestResponse response)
+    {
+        var counter = kind == "event" ? _events : _users;
+        var freshProfiles = response.Stored - response.StaleProfileUpdates;
+        if (freshProfiles > 0)
+        {
+            counter.Add(freshProfiles, new KeyValuePair<string, object?>("outcome", "stored"));
+        }
+        if (response.StaleProfileUpdates > 0)
+        {
+            counter.Add(response.StaleProfileUpdates, new KeyValuePair<string, object?>("outcome", "stale_profile"));
+        }
+        if (response.Duplicates > 0)
+        {
+            counter.Add(response.Duplicates, new KeyValuePair<string, object?>("outcome", "duplicate"));
+        }
+    }
+}

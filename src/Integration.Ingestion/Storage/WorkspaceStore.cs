@@ -1,0 +1,123 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using StackExchange.Redis;
+
+namespace Integration.Ingestion.Storage;
+
+/// <summary>A workspace as stored. The data API key is kept only as its SHA-256.</summary>
+internal sealed record WorkspaceRecord(string WorkspaceId, string Name, int RateLimitPerSecond, byte[] KeySha256, long CreatedAtMs);
+
+/// <summary>An integration config as stored (JSON in the workspace's config hash).</summary>
+internal sealed record ConfigRecord(
+    [property: JsonPropertyName("config_name")] string ConfigName,
+    [property: JsonPropertyName("identifier_kind")] int IdentifierKind,
+    [property: JsonPropertyName("modules")] int[] Modules,
+    [property: JsonPropertyName("event_name_mapping")] Dictionary<string, string> EventNameMapping);
+
+[JsonSerializable(typeof(ConfigRecord))]
+[JsonSerializable(typeof(string))]
+internal sealed partial class StorageJsonContext : JsonSerializerContext;
+
+/// <summary>Owns the workspace and integration-config keys (see docs/keyspace.md).</summary>
+internal interface IWorkspaceStore
+{
+    /// <summary>Creates the workspace; false if it exists (and <paramref name="upsert"/> is off).</summary>
+    Task<bool> CreateAsync(WorkspaceRecord workspace, bool upsert);
+    Task<WorkspaceRecord?> GetAsync(string workspaceId);
+    Task<bool> SetKeyAsync(string workspaceId, byte[] keySha256);
+    Task<bool> SetRateLimitAsync(string workspaceId, int rateLimitPerSecond);
+    /// <summary>Saves a config; false if it exists and <paramref name="upsert"/> is off.</summary>
+    Task<bool> SaveConfigAsync(string workspaceId, ConfigRecord config, bool upsert);
+    Task<IReadOnlyList<ConfigRecord>> ListConfigsAsync(string workspaceId);
+    Task<bool> DeleteConfigAsync(string workspaceId, string configName);
+}
+
+internal sealed class RedisWorkspaceStore(IConnectionMultiplexer redis) : IWorkspaceStore
+{
+    private const string WorkspacesKey = "workspaces";
+
+    private static RedisKey WorkspaceKey(string ws) => $"ws:{{{ws}}}";
+    private static RedisKey ConfigsKey(string ws) => $"ws:{{{ws}}}:configs";
+
+    // Creating sets every field at once and only if the workspace is new (or upsert is asked for).
+    private static readonly LuaScript CreateScript = LuaScript.Prepare("""
+        if @upsert == '0' and redis.call('EXISTS', @key) == 1 then return 0 end
+        local created = redis.call('HGET', @key, 'created_at_ms') or @createdAt
+        redis.call('HSET', @key, 'name', @name, 'rate_limit', @rateLimit, 'key_sha256', @keyHash, 'created_at_ms', created)
+        return 1
+        """);
+
+    private IDatabase Db => redis.GetDatabase();
+
+    public async Task<bool> CreateAsync(WorkspaceRecord workspace, bool upsert)
+    {
+        var created = (int)await Db.ScriptEvaluateAsync(CreateScript, new
+        {
+            key = WorkspaceKey(workspace.WorkspaceId),
+            upsert = upsert ? "1" : "0",
+            name = workspace.Name,
+            rateLimit = workspace.RateLimitPerSecond,
+            keyHash = Convert.ToHexStringLower(workspace.KeySha256),
+            createdAt = workspace.CreatedAtMs,
+        });
+        if (created == 1)
+        {
+            // The registry is a convenience for listing; the workspace hash is the record of truth.
+            await Db.SetAddAsync(WorkspacesKey, workspace.WorkspaceId);
+        }
+        return created == 1;
+    }
+
+    public async Task<WorkspaceRecord?> GetAsync(string workspaceId)
+    {
+        var fields = await Db.HashGetAsync(WorkspaceKey(workspaceId), ["name", "rate_limit", "key_sha256", "created_at_ms"]);
+        if (fields[2].IsNull)
+        {
+            return null;
+        }
+        return new WorkspaceRecord(workspaceId, fields[0].ToString(), (int)fields[1], Convert.FromHexString(fields[2].ToString()), (long)fields[3]);
+    }
+
+    public Task<bool> SetKeyAsync(string workspaceId, byte[] keySha256) =>
+        SetIfExistsAsync(workspaceId, "key_sha256", Convert.ToHexStringLower(keySha256));
+
+    public Task<bool> SetRateLimitAsync(string workspaceId, int rateLimitPerSecond) =>
+        SetIfExistsAsync(workspaceId, "rate_limit", rateLimitPerSecond);
+
+    private static readonly LuaScript SetIfExistsScript = LuaScript.Prepare("""
+        if redis.call('EXISTS', @key) == 0 then return 0 end
+        redis.call('HSET', @key, @field, @value)
+        return 1
+        """);
+
+    private async Task<bool> SetIfExistsAsync(string workspaceId, string field, RedisValue value) =>
+        (int)await Db.ScriptEvaluateAsync(SetIfExistsScript, new { key = WorkspaceKey(workspaceId), field, value }) == 1;
+
+    public async Task<bool> SaveConfigAsync(string workspaceId, ConfigRecord config, bool upsert)
+    {
+        var json = JsonSerializer.Serialize(config, StorageJsonContext.Default.ConfigRecord);
+        if (!upsert)
+        {
+            return await Db.HashSetAsync(ConfigsKey(workspaceId), config.ConfigName, json, When.NotExists);
+        }
+        await Db.HashSetAsync(ConfigsKey(workspaceId), config.ConfigName, json);
+        return true;
+    }
+
+    public async Task<IReadOnlyList<ConfigRecord>> ListConfigsAsync(string workspaceId)
+    {
+        var entries = await Db.HashGetAllAsync(ConfigsKey(workspaceId));
+        return entries
+            .Select(e => JsonSerializer.Deserialize(e.Value.ToString(), StorageJsonContext.Default.ConfigRecord)!)
+            .OrderBy(c => c.ConfigName, StringComparer.Ordinal)
+            .ToList();
+    }
+
+    public Task<bool> DeleteConfigAsync(string workspaceId, string configName) =>
+        Db.HashDeleteAsync(ConfigsKey(workspaceId), configName);
+
+    /// <summary>SHA-256 of a data API key, as stored and as the edge compares it.</summary>
+    public static byte[] HashKey(string key) => SHA256.HashData(Encoding.UTF8.GetBytes(key));
+}
