@@ -1,4 +1,5 @@
 using Integration.Ingestion.Demo;
+using Integration.Ingestion.Segments;
 using Integration.Ingestion.Services;
 using Integration.Ingestion.Storage;
 
@@ -17,6 +18,7 @@ internal static class Extensions
         builder.Services.AddSingleton<IActivityStore, RedisActivityStore>();
         builder.Services.AddSingleton<IngestionMetrics>();
         builder.Services.AddHostedService<DemoProvisioner>();
+        builder.AddSegments();
 
         builder.Services.AddGrpc(o => o.MaxReceiveMessageSize = 16 * 1024 * 1024)
             .AddServiceOptions<AdminService>(o => o.Interceptors.Add<AdminTokenInterceptor>());
@@ -28,6 +30,7 @@ internal static class Extensions
     {
         app.MapGrpcService<IngestionService>();
         app.MapGrpcService<AdminService>();
+        app.MapGrpcService<SegmentsService>();
         app.MapGrpcHealthChecksService();
         app.MapGrpcReflectionService();
     }

@@ -1,0 +1,95 @@
+using System.Globalization;
+using Grpc.Core;
+using Integration.Segments.V1;
+using StackExchange.Redis;
+
+namespace Integration.Ingestion.Segments;
+
+/// <summary>Segment evaluation over the stored users and their event history (internal: called by campaigns).</summary>
+internal sealed class SegmentsService(ISegmentStore store, TimeProvider time) : Integration.Segments.V1.Segments.SegmentsBase
+{
+    private const int DefaultPageSize = 100;
+    private const int MaxPageSize = 1000;
+
+    public override async Task<CountSegmentResponse> CountSegment(CountSegmentRequest request, ServerCallContext context)
+    {
+        Require(request.WorkspaceId, "workspace_id");
+        Validate(request.Segment);
+        var page = await Guard(() => store.ScanAsync(request.WorkspaceId, request.Segment ?? new(), AsOf(request.AsOfMs), 0, int.MaxValue, context.CancellationToken));
+        return new CountSegmentResponse { Matching = page.Users.Count, Total = page.Examined };
+    }
+
+    public override async Task<ListSegmentUsersResponse> ListSegmentUsers(ListSegmentUsersRequest request, ServerCallContext context)
+    {
+        Require(request.WorkspaceId, "workspace_id");
+        Validate(request.Segment);
+        if (request.PageSize is < 0 or > MaxPageSize)
+        {
+            throw Invalid($"page_size: must be between 1 and {MaxPageSize} (0: {DefaultPageSize}).");
+        }
+        long offset = 0;
+        if (request.PageToken.Length > 0 && (!long.TryParse(request.PageToken, NumberStyles.None, CultureInfo.InvariantCulture, out offset)))
+        {
+            throw Invalid("page_token: not a token returned by this API.");
+        }
+        var size = request.PageSize == 0 ? DefaultPageSize : request.PageSize;
+        var page = await Guard(() => store.ScanAsync(request.WorkspaceId, request.Segment ?? new(), AsOf(request.AsOfMs), offset, size, context.CancellationToken));
+        var response = new ListSegmentUsersResponse
+        {
+            NextPageToken = page.NextOffset < 0 ? "" : page.NextOffset.ToString(CultureInfo.InvariantCulture),
+        };
+        response.Users.AddRange(page.Users);
+        return response;
+    }
+
+    public override async Task<EvaluateUserResponse> EvaluateUser(EvaluateUserRequest request, ServerCallContext context)
+    {
+        Require(request.WorkspaceId, "workspace_id");
+        Require(request.CustomerId, "customer_id");
+        Validate(request.Segment);
+        var result = await Guard(() => store.EvaluateAsync(request.WorkspaceId, request.CustomerId, request.Segment ?? new(), AsOf(request.AsOfMs)));
+        return result is { } r
+            ? new EvaluateUserResponse { Found = true, Matches = r.Matches, User = r.User }
+            : new EvaluateUserResponse { Found = false };
+    }
+
+    private long AsOf(long asOfMs) => asOfMs > 0 ? asOfMs : time.GetUtcNow().ToUnixTimeMilliseconds();
+
+    private static void Require(string value, string field)
+    {
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            throw Invalid($"{field}: required.");
+        }
+    }
+
+    private static void Validate(SegmentDefinition? segment)
+    {
+        if (SegmentRules.Validate(segment, "segment") is { } problem)
+        {
+            throw Invalid(problem);
+        }
+    }
+
+    private static RpcException Invalid(string message) => new(new Status(StatusCode.InvalidArgument, message));
+
+    private static async Task<T> Guard<T>(Func<Task<T>> read)
+    {
+        try
+        {
+            return await read();
+        }
+        catch (Exception ex) when (ex is RedisConnectionException or RedisTimeoutException)
+        {
+            throw new RpcException(new Status(StatusCode.Unavailable, "Storage is unavailable; retry shortly."));
+        }
+    }
+}
+
+internal static class SegmentsExtensions
+{
+    public static void AddSegments(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddSingleton<ISegmentStore, RedisSegmentStore>();
+    }
+}
