@@ -1,0 +1,341 @@
+using System.Diagnostics;
+using System.Globalization;
+using Integration.Edge.RateLimiting;
+using Integration.Testing;
+using StackExchange.Redis;
+
+namespace Integration.Edge.Tests.RateLimiting;
+
+public sealed class RedisRateCounterTests(RedisServer redis) : IClassFixture<RedisServer>
+{
+    [Fact]
+    public async Task AdmitsOneSecondsWorthAtOnceFromIdleThenRefuses()
+    {
+        await using var edge = await RateCounterHarness.ConnectAsync(redis);
+        var workspace = RateCounterHarness.NewWorkspace();
+
+        var first = await edge.AcquireAsync(workspace, 50);
+        var clock = Stopwatch.StartNew();
+        var (allowed, refusal) = await edge.SpendAsync(workspace, 50, max: 500);
+        var refill = (int)Math.Ceiling(clock.Elapsed.TotalSeconds * 50);
+
+        Assert.True(first.Allowed);
+        Assert.Equal(50, first.Limit);
+        Assert.Equal(49, first.Remaining);
+        Assert.InRange(allowed + 1, 50, 50 + refill + 1);
+        Assert.False(refusal.Allowed);
+        Assert.Equal(0, refusal.Remaining);
+        Assert.InRange(refusal.RetryAfter, TimeSpan.FromTicks(1), TimeSpan.FromMilliseconds(20));
+        Assert.InRange(refusal.ResetAfter, TimeSpan.FromMilliseconds(900), TimeSpan.FromSeconds(1));
+    }
+
+    [Fact]
+    public async Task CountsRemainingDownAndResetUpWhileAdmitting()
+    {
+        await using var edge = await RateCounterHarness.ConnectAsync(redis);
+        var workspace = RateCounterHarness.NewWorkspace();
+
+        var first = await edge.AcquireAsync(workspace, 4);
+        var second = await edge.AcquireAsync(workspace, 4);
+
+        Assert.Equal((3, TimeSpan.FromMilliseconds(250)), (first.Remaining, first.ResetAfter));
+        Assert.Equal(2, second.Remaining);
+        Assert.InRange(second.ResetAfter, TimeSpan.FromMilliseconds(400), TimeSpan.FromMilliseconds(500));
+        Assert.Equal(TimeSpan.Zero, second.RetryAfter);
+    }
+
+    [Fact]
+    public async Task StoresNothingForARefusedRequest()
+    {
+        await using var edge = await RateCounterHarness.ConnectAsync(redis);
+        var workspace = RateCounterHarness.NewWorkspace();
+        await edge.SpendAsync(workspace, 2, max: 100);
+        var before = await edge.Database.StringGetAsync(RateCounterHarness.KeyOf(workspace));
+
+        var refused = await edge.AcquireAsync(workspace, 2);
+        var after = await edge.Database.StringGetAsync(RateCounterHarness.KeyOf(workspace));
+
+        Assert.False(refused.Allowed);
+        Assert.Equal(before, after);
+    }
+
+    [Fact]
+    public async Task AdmitsAgainOnceTheRetryAfterHasPassed()
+    {
+        await using var edge = await RateCounterHarness.ConnectAsync(redis);
+        var workspace = RateCounterHarness.NewWorkspace();
+        var (_, refusal) = await edge.SpendAsync(workspace, 10, max: 100);
+
+        await Task.Delay(refusal.RetryAfter + TimeSpan.FromMilliseconds(15));
+        var retried = await edge.AcquireAsync(workspace, 10);
+
+        Assert.InRange(refusal.RetryAfter, TimeSpan.FromTicks(1), TimeSpan.FromMilliseconds(100));
+        Assert.True(retried.Allowed);
+    }
+
+    [Fact]
+    public async Task HoldsTheLimitInSteadyStateWhenOfferedMore()
+    {
+        await using var edge = await RateCounterHarness.ConnectAsync(redis);
+        var workspace = RateCounterHarness.NewWorkspace();
+        await edge.SpendAsync(workspace, 100, max: 1000);
+
+        var allowed = 0;
+        var offered = 0;
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < TimeSpan.FromSeconds(2))
+        {
+            offered++;
+            if ((await edge.AcquireAsync(workspace, 100)).Allowed)
+            {
+                allowed++;
+            }
+        }
+        var expected = clock.Elapsed.TotalSeconds * 100;
+
+        Assert.True(offered > 2 * allowed, $"offered only {offered} requests for {allowed} allowed");
+        Assert.InRange(allowed, expected * 0.9, expected * 1.1 + 1);
+    }
+
+    [Fact]
+    public async Task TwoReplicasShareOneBudget()
+    {
+        await using var first = await RateCounterHarness.ConnectAsync(redis);
+        await using var second = await RateCounterHarness.ConnectAsync(redis);
+        var workspace = RateCounterHarness.NewWorkspace();
+
+        var clock = Stopwatch.StartNew();
+        var counts = await Task.WhenAll(
+            CountAllowedAsync(first, workspace, limit: 100, calls: 150),
+            CountAllowedAsync(second, workspace, limit: 100, calls: 150));
+        var refill = (int)Math.Ceiling(clock.Elapsed.TotalSeconds * 100);
+
+        Assert.All(counts, count => Assert.True(count > 0));
+        Assert.InRange(counts.Sum(), 100, 100 + refill + 1);
+    }
+
+    [Fact]
+    public async Task RefusesOnOneReplicaWhatTheOtherHasSpent()
+    {
+        await using var first = await RateCounterHarness.ConnectAsync(redis);
+        await using var second = await RateCounterHarness.ConnectAsync(redis);
+        var workspace = RateCounterHarness.NewWorkspace();
+
+        var (allowed, _) = await first.SpendAsync(workspace, 5, max: 100);
+        var onSecond = await second.AcquireAsync(workspace, 5);
+
+        Assert.Equal(5, allowed);
+        Assert.False(onSecond.Allowed);
+        Assert.InRange(onSecond.RetryAfter, TimeSpan.FromTicks(1), TimeSpan.FromMilliseconds(200));
+    }
+
+    [Fact]
+    public async Task ANoisyWorkspaceNeverRefusesAnother()
+    {
+        await using var noisyEdge = await RateCounterHarness.ConnectAsync(redis);
+        await using var quietEdge = await RateCounterHarness.ConnectAsync(redis);
+        var noisy = RateCounterHarness.NewWorkspace();
+        var quiet = RateCounterHarness.NewWorkspace();
+
+        using var stop = new CancellationTokenSource();
+        var noise = Enumerable.Range(0, 4).Select(_ => Task.Run(async () =>
+        {
+            var refused = 0;
+            while (!stop.IsCancellationRequested)
+            {
+                refused += (await noisyEdge.AcquireAsync(noisy, 10)).Allowed ? 0 : 1;
+            }
+            return refused;
+        })).ToArray();
+        var quietDecisions = new List<RateDecision>();
+        for (var i = 0; i < 10; i++)
+        {
+            quietDecisions.Add(await quietEdge.AcquireAsync(quiet, 10));
+            await Task.Delay(20);
+        }
+        await stop.CancelAsync();
+        var noisyRefused = (await Task.WhenAll(noise)).Sum();
+
+        Assert.True(noisyRefused > 0, "the noisy workspace was never over its limit");
+        Assert.All(quietDecisions, decision => Assert.True(decision.Allowed));
+        Assert.True(quietDecisions[0].Remaining == 9, $"quiet workspace started with {quietDecisions[0].Remaining} remaining");
+    }
+
+    [Fact]
+    public async Task ALoweredLimitTakesEffectOnTheNextCall()
+    {
+        await using var edge = await RateCounterHarness.ConnectAsync(redis);
+        var workspace = RateCounterHarness.NewWorkspace();
+        var (_, atOldLimit) = await edge.SpendAsync(workspace, 100, max: 1000);
+
+        var atNewLimit = await edge.AcquireAsync(workspace, 2);
+
+        Assert.InRange(atOldLimit.RetryAfter, TimeSpan.FromTicks(1), TimeSpan.FromMilliseconds(10));
+        Assert.False(atNewLimit.Allowed);
+        Assert.Equal(2, atNewLimit.Limit);
+        Assert.InRange(atNewLimit.RetryAfter, TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(500));
+    }
+
+    [Fact]
+    public async Task ARaisedLimitTakesEffectOnTheNextCall()
+    {
+        await using var edge = await RateCounterHarness.ConnectAsync(redis);
+        var workspace = RateCounterHarness.NewWorkspace();
+        var (_, atOldLimit) = await edge.SpendAsync(workspace, 2, max: 100);
+        await Task.Delay(50);
+
+        var (allowedAtNewLimit, refusalAtNewLimit) = await edge.SpendAsync(workspace, 1000, max: 10_000);
+
+        Assert.InRange(atOldLimit.RetryAfter, TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(500));
+        Assert.True(allowedAtNewLimit >= 25, $"only {allowedAtNewLimit} allowed after raising the limit");
+        Assert.Equal(1000, refusalAtNewLimit.Limit);
+    }
+
+    [Fact]
+    public async Task ReplicasWithDifferentClocksShareOneBudgetOnRedisTime()
+    {
+        var ahead = new ManualTimeProvider(DateTimeOffset.UtcNow.AddHours(1));
+        var behind = new ManualTimeProvider(DateTimeOffset.UtcNow.AddDays(-3));
+        await using var first = await RateCounterHarness.ConnectAsync(redis, ahead);
+        await using var second = await RateCounterHarness.ConnectAsync(redis, behind);
+        var workspace = RateCounterHarness.NewWorkspace();
+
+        var decisions = new List<RateDecision>();
+        for (var i = 0; i < 4; i++)
+        {
+            decisions.Add(await first.AcquireAsync(workspace, 4));
+            decisions.Add(await second.AcquireAsync(workspace, 4));
+        }
+
+        Assert.Equal(4, decisions.Count(d => d.Allowed));
+        Assert.All(decisions, d => Assert.InRange(d.ResetAfter, TimeSpan.Zero, TimeSpan.FromSeconds(1)));
+    }
+
+    [Fact]
+    public async Task RefillsOnRedisTimeWhileTheLocalClockStandsStill()
+    {
+        var frozen = new ManualTimeProvider(new DateTimeOffset(2000, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        await using var edge = await RateCounterHarness.ConnectAsync(redis, frozen);
+        var workspace = RateCounterHarness.NewWorkspace();
+        var (_, refusal) = await edge.SpendAsync(workspace, 20, max: 1000);
+
+        await Task.Delay(refusal.RetryAfter + TimeSpan.FromMilliseconds(20));
+        var afterRedisTimePassed = await edge.AcquireAsync(workspace, 20);
+
+        Assert.True(afterRedisTimePassed.Allowed);
+    }
+
+    [Fact]
+    public async Task DoesNotRefillWhenOnlyTheLocalClockMoves()
+    {
+        var clock = new ManualTimeProvider(DateTimeOffset.UtcNow);
+        await using var edge = await RateCounterHarness.ConnectAsync(redis, clock);
+        var workspace = RateCounterHarness.NewWorkspace();
+        await edge.SpendAsync(workspace, 1, max: 100);
+
+        clock.Advance(TimeSpan.FromHours(1));
+        var afterLocalHour = await edge.AcquireAsync(workspace, 1);
+
+        Assert.False(afterLocalHour.Allowed);
+    }
+
+    [Fact]
+    public async Task StoresTheTheoreticalArrivalTimeOnRedisClock()
+    {
+        await using var edge = await RateCounterHarness.ConnectAsync(redis);
+        var workspace = RateCounterHarness.NewWorkspace();
+
+        var before = await edge.RedisMicrosecondsAsync();
+        await edge.AcquireAsync(workspace, 10);
+        var after = await edge.RedisMicrosecondsAsync();
+        var stored = double.Parse((string)(await edge.Database.StringGetAsync(RateCounterHarness.KeyOf(workspace)))!, CultureInfo.InvariantCulture);
+
+        Assert.InRange(stored, before + 100_000, after + 100_000);
+    }
+
+    [Fact]
+    public async Task KeysExpireOnTheirOwnOnceTheBudgetIsFullAgain()
+    {
+        await using var edge = await RateCounterHarness.ConnectAsync(redis);
+        var workspace = RateCounterHarness.NewWorkspace();
+        var key = RateCounterHarness.KeyOf(workspace);
+
+        await edge.AcquireAsync(workspace, 10);
+        var ttlAfterOne = await edge.Database.KeyTimeToLiveAsync(key);
+        await edge.SpendAsync(workspace, 10, max: 100);
+        var ttlWhenSpent = await edge.Database.KeyTimeToLiveAsync(key);
+        var deadline = Stopwatch.StartNew();
+        while (await edge.Database.KeyExistsAsync(key) && deadline.Elapsed < TimeSpan.FromSeconds(5))
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.InRange(ttlAfterOne!.Value, TimeSpan.FromMilliseconds(1), TimeSpan.FromMilliseconds(100));
+        Assert.InRange(ttlWhenSpent!.Value, TimeSpan.FromMilliseconds(800), TimeSpan.FromSeconds(1));
+        Assert.False(await edge.Database.KeyExistsAsync(key));
+    }
+
+    [Fact]
+    public async Task TakesOneEvalshaRoundTripPerRequest()
+    {
+        await using var edge = await RateCounterHarness.ConnectAsync(redis);
+        var workspace = RateCounterHarness.NewWorkspace();
+        await edge.AcquireAsync(workspace, 500);
+        var server = edge.Connection.GetServer(edge.Connection.GetEndPoints()[0]);
+        await server.ExecuteAsync("CONFIG", "RESETSTAT");
+
+        for (var i = 0; i < 25; i++)
+        {
+            await edge.AcquireAsync(workspace, 500);
+        }
+        var stats = CommandStats(await server.InfoRawAsync("commandstats") ?? "");
+
+        Assert.Equal(25, stats.GetValueOrDefault("evalsha"));
+        Assert.False(stats.ContainsKey("eval"), "the script body was sent again");
+        Assert.Equal(25, stats.GetValueOrDefault("time"));
+    }
+
+    [Fact]
+    public async Task LoadsTheScriptAgainAfterRedisForgetsIt()
+    {
+        await using var edge = await RateCounterHarness.ConnectAsync(redis);
+        var workspace = RateCounterHarness.NewWorkspace();
+        await edge.AcquireAsync(workspace, 10);
+        var server = edge.Connection.GetServer(edge.Connection.GetEndPoints()[0]);
+
+        await server.ScriptFlushAsync();
+        var afterFlush = await edge.AcquireAsync(workspace, 10);
+
+        Assert.True(afterFlush.Allowed);
+        Assert.Equal(8, afterFlush.Remaining);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(-5)]
+    [InlineData(1_000_001)]
+    public async Task RejectsALimitOutsideTheSupportedRange(int limit)
+    {
+        await using var edge = await RateCounterHarness.ConnectAsync(redis);
+
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(
+            async () => await edge.AcquireAsync(RateCounterHarness.NewWorkspace(), limit));
+    }
+
+    private static async Task<int> CountAllowedAsync(RateCounterHarness edge, string workspace, int limit, int calls)
+    {
+        var allowed = 0;
+        for (var i = 0; i < calls; i++)
+        {
+            allowed += (await edge.AcquireAsync(workspace, limit)).Allowed ? 1 : 0;
+        }
+        return allowed;
+    }
+
+    private static Dictionary<string, long> CommandStats(string info) =>
+        info.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+            .Where(line => line.StartsWith("cmdstat_", StringComparison.Ordinal))
+            .ToDictionary(
+                line => line["cmdstat_".Length..line.IndexOf(':')],
+                line => long.Parse(line.Split(',')[0].Split('=')[1], CultureInfo.InvariantCulture));
+}
