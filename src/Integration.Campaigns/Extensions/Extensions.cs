@@ -1,3 +1,4 @@
+using Integration.Campaigns.Delivery;
 using Integration.Ingestion.V1;
 
 namespace Integration.Campaigns.Extensions;
@@ -11,6 +12,7 @@ internal static class Extensions
         builder.Services.AddGrpc();
         builder.Services.AddGrpcReflection();
         builder.Services.AddGrpcHealthChecks();
+        builder.AddDeliveryEngine();
 
         builder.Services.AddServiceGrpcClient<Ingestion.V1.Ingestion.IngestionClient>(
             builder.Configuration["Ingestion:Address"] ?? "http://_grpc.ingestion");
@@ -20,5 +22,6 @@ internal static class Extensions
     {
         app.MapGrpcHealthChecksService();
         app.MapGrpcReflectionService();
+        app.MapDeliveryEndpoints();
     }
 }
