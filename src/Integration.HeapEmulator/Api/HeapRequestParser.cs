@@ -7,7 +7,7 @@ namespace Integration.HeapEmulator.Api;
 
 /// <summary>
 /// Heap's validation of <c>/api/track</c> and <c>/api/add_user_properties</c> bodies. Every problem is
-/// collected with the path of the offending field (<c>events[3].properties.plan</c>), so one 400 names them all.
+/// collected with the path of the offending field (<c>events[3]: properties.plan</c>), so one 400 names them all.
 /// </summary>
 internal static partial class HeapRequestParser
 {
@@ -122,14 +122,14 @@ internal static partial class HeapRequestParser
         var index = 0;
         foreach (var item in items.EnumerateArray())
         {
-            var prefix = $"{name}[{index++}].";
+            var at = $"{name}[{index++}]";
             if (item.ValueKind is JsonValueKind.Object)
             {
-                yield return (item, prefix);
+                yield return (item, at + ": ");
             }
             else
             {
-                errors.Add($"{prefix[..^1]} must be an object.");
+                errors.Add($"{at} must be an object.");
             }
         }
     }
@@ -318,7 +318,7 @@ internal static partial class HeapRequestParser
                             parts.Add(part.GetRawText());
                             break;
                         default:
-                            errors.Add($"{path} is an array with a {Kind(part)} item; array items must be numbers or strings.");
+                            errors.Add($"{path} is an array with {Kind(part)} item; array items must be numbers or strings.");
                             return null;
                     }
                 }
