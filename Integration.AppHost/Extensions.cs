@@ -60,6 +60,18 @@ internal static class Extensions
         return port > 0 ? project.WithEndpoint(endpointName, e => e.Port = port) : project;
     }
 
+    /// <summary>
+    /// Runs a project in the AppHost's environment (Development under the http launch profile): DCP
+    /// starts projects without their launch profiles, so they would otherwise all run as Production.
+    /// </summary>
+    public static IResourceBuilder<ProjectResource> WithHostEnvironment(this IResourceBuilder<ProjectResource> project)
+    {
+        var environment = project.ApplicationBuilder.Environment.EnvironmentName;
+        return project
+            .WithEnvironment("DOTNET_ENVIRONMENT", environment)
+            .WithEnvironment("ASPNETCORE_ENVIRONMENT", environment);
+    }
+
     private static IResourceBuilder<RedisServerResource> AddRedisServer(this IDistributedApplicationBuilder builder, string name)
     {
         var executable = RedisServerResource.FindExecutable()

@@ -1,3 +1,4 @@
+using Integration.Edge.Endpoints;
 using Integration.Edge.Extensions;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -8,6 +9,7 @@ builder.AddApplicationServices();
 var app = builder.Build();
 
 app.MapDefaultEndpoints();
+app.MapWebhookEndpoints();
 
 app.Run();
 

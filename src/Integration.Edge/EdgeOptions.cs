@@ -1,0 +1,36 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Integration.Edge;
+
+internal sealed class EdgeOptions
+{
+    public const string SectionName = "Edge";
+
+    /// <summary>Largest webhook body accepted (DESIGN §3: 128 KB).</summary>
+    [Range(1024, 16 * 1024 * 1024)]
+    public int MaxBodyBytes { get; set; } = 128 * 1024;
+
+    /// <summary>How long a workspace's credentials, limit and configs are cached in memory.</summary>
+    [Range(0, 300)]
+    public int CredentialCacheSeconds { get; set; } = 5;
+
+    /// <summary>How long "no such workspace" is cached, so floods of unknown ids do not reach ingestion.</summary>
+    [Range(0, 300)]
+    public int UnknownWorkspaceCacheSeconds { get; set; } = 2;
+
+    /// <summary>How far in the future a timestamp may be (clock skew between Heap and us).</summary>
+    [Range(0, 86_400)]
+    public int FutureSkewSeconds { get; set; } = 300;
+
+    /// <summary>Deadline of the gRPC call that stores a webhook.</summary>
+    [Range(1, 60)]
+    public int IngestionTimeoutSeconds { get; set; } = 5;
+
+    /// <summary>Retry-After sent with a 503.</summary>
+    [Range(1, 3600)]
+    public int UnavailableRetryAfterSeconds { get; set; } = 5;
+
+    /// <summary>Most attributes (top level plus nested) one payload may carry.</summary>
+    [Range(1, 10_000)]
+    public int MaxAttributes { get; set; } = 500;
+}

@@ -1,0 +1,296 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Grpc.Core;
+using Integration.Edge.Auth;
+using Integration.Edge.RateLimiting;
+using Integration.Ingestion.V1;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Options;
+
+namespace Integration.Edge.Webhooks;
+
+/// <summary>
+/// Heap's webhook, in one readable order: size cap → authenticate (fail closed) → rate counter →
+/// module, content type and config → read and validate → translate → gRPC to ingestion → answer.
+/// </summary>
+internal sealed partial class WebhookHandler(
+    WorkspaceAuthCache credentials,
+    IRateCounter rateCounter,
+    Ingestion.V1.Ingestion.IngestionClient ingestion,
+    EdgeMetrics metrics,
+    IOptions<EdgeOptions> options,
+    TimeProvider time,
+    ILogger<WebhookHandler> logger)
+{
+    private static readonly JsonDocumentOptions JsonOptions = new() { MaxDepth = 16 };
+
+    public async Task HandleAsync(HttpContext context, string moduleName)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var requestId = Activity.Current?.TraceId.ToHexString() ?? context.TraceIdentifier;
+        var module = moduleName switch { "user" => HeapModule.User, "events" => HeapModule.Events, _ => (HeapModule?)null };
+        var moduleTag = module?.ToString().ToLowerInvariant() ?? "unknown";
+        var (status, outcome) = await HandleCoreAsync(context, module, moduleName, requestId);
+        metrics.Record(moduleTag, outcome, status, started);
+    }
+
+    private async Task<(int Status, string Outcome)> HandleCoreAsync(HttpContext context, HeapModule? module, string moduleName, string requestId)
+    {
+        var settings = options.Value;
+        var request = context.Request;
+
+        if (request.ContentLength > settings.MaxBodyBytes)
+        {
+            return await TooLargeAsync(context, requestId);
+        }
+
+        if (!BasicCredentials.TryParse(request.Headers.Authorization, out var workspaceId, out var key, out var problem))
+        {
+            return await FailAsync(context, 401, "unauthenticated", problem, requestId, "Authorization");
+        }
+
+        WorkspaceAuth? workspace;
+        try
+        {
+            workspace = await credentials.GetAsync(workspaceId, context.RequestAborted);
+        }
+        catch (RpcException ex) when (ex.StatusCode is not StatusCode.Cancelled)
+        {
+            LogIngestionUnavailable(logger, ex, workspaceId, ex.StatusCode);
+            return await UnavailableAsync(context, requestId);
+        }
+        if (workspace is null || !KeyMatches(key, workspace.KeySha256.Span))
+        {
+            return await FailAsync(context, 401, "unauthenticated",
+                "Authentication failed: unknown workspace id or wrong data API key.", requestId, "Authorization");
+        }
+
+        // Counted after authentication (floods of bad credentials never spend a workspace's budget)
+        // and before validation (malformed requests count).
+        RateDecision decision;
+        try
+        {
+            decision = await rateCounter.TryAcquireAsync(workspaceId, workspace.RateLimitPerSecond, context.RequestAborted);
+        }
+        catch (RateCounterUnavailableException ex)
+        {
+            LogRateCounterUnavailable(logger, ex, workspaceId);
+            return await UnavailableAsync(context, requestId);
+        }
+        RateLimitHeaders.Apply(context.Response, decision);
+        if (!decision.Allowed)
+        {
+            return await FailAsync(context, 429, "rate_limited",
+                $"Rate limit of {decision.Limit} requests per second exceeded for this workspace; retry after the Retry-After delay.", requestId);
+        }
+
+        if (module is null)
+        {
+            return await FailAsync(context, 400, "invalid",
+                $"Unknown module '{Truncate(moduleName)}' in the path: use /v1/partner/heap-analytics/user/ or /v1/partner/heap-analytics/events/.", requestId, "module");
+        }
+        if (!IsJson(request.ContentType))
+        {
+            return await FailAsync(context, 415, "unsupported_media_type", "The body must be JSON (Content-Type: application/json).", requestId, "Content-Type");
+        }
+
+        var configName = request.Query["configName"].ToString();
+        if (configName.Length == 0)
+        {
+            return await FailAsync(context, 400, "invalid", "The configName query parameter is required.", requestId, "configName");
+        }
+        var config = workspace.Configs.FirstOrDefault(c => c.ConfigName == configName);
+        if (config is null)
+        {
+            return await FailAsync(context, 404, "unknown_config",
+                $"No integration config named '{Truncate(configName)}' in this workspace.", requestId, "configName");
+        }
+        if (!ModuleEnabled(config, module.Value))
+        {
+            return await FailAsync(context, 400, "invalid",
+                $"The {module.Value.ToString().ToLowerInvariant()} module is not enabled in integration config '{configName}'.", requestId, "module");
+        }
+
+        var body = await ReadBodyAsync(context, settings.MaxBodyBytes);
+        if (body is null)
+        {
+            return await TooLargeAsync(context, requestId);
+        }
+        try
+        {
+            return await IngestAsync(context, body.Value, module.Value, workspaceId, config, requestId);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(body.Value.Array!);
+        }
+    }
+
+    private async Task<(int, string)> IngestAsync(HttpContext context, ArraySegment<byte> body, HeapModule module, string workspaceId,
+        EdgeConfig config, string requestId)
+    {
+        ParsedPayload? payload;
+        var errors = new List<FieldError>();
+        try
+        {
+            using var document = JsonDocument.Parse(body.AsMemory(), JsonOptions);
+            payload = HeapPayloadParser.Parse(document.RootElement, module, config, time.GetUtcNow().ToUnixTimeMilliseconds(), options.Value, errors);
+        }
+        catch (JsonException ex)
+        {
+            return await FailAsync(context, 400, "invalid", $"The body is not valid JSON: {ex.Message}", requestId, "body");
+        }
+        catch (ArgumentException)
+        {
+            // Invalid UTF-8 inside a string surfaces here.
+            return await FailAsync(context, 400, "invalid", "The body is not valid UTF-8 JSON.", requestId, "body");
+        }
+        if (payload is null)
+        {
+            await MoEngageResponses.ValidationFailedAsync(context, errors, requestId);
+            return (400, "invalid");
+        }
+
+        var payloadId = PayloadId(module, config.ConfigName, body);
+        var deadline = time.GetUtcNow().UtcDateTime.AddSeconds(options.Value.IngestionTimeoutSeconds);
+        try
+        {
+            if (payload.Event is { } e)
+            {
+                var call = new IngestEventsRequest { WorkspaceId = workspaceId, ConfigName = config.ConfigName };
+                call.Events.Add(e);
+                call.PayloadIds.Add(payloadId);
+                await ingestion.IngestEventsAsync(call, deadline: deadline, cancellationToken: context.RequestAborted);
+            }
+            else
+            {
+                var call = new IngestUsersRequest { WorkspaceId = workspaceId, ConfigName = config.ConfigName };
+                call.Users.Add(payload.User);
+                call.PayloadIds.Add(payloadId);
+                await ingestion.IngestUsersAsync(call, deadline: deadline, cancellationToken: context.RequestAborted);
+            }
+        }
+        catch (RpcException ex) when (ex.StatusCode is StatusCode.InvalidArgument)
+        {
+            return await FailAsync(context, 400, "invalid", ex.Status.Detail, requestId);
+        }
+        catch (RpcException ex) when (ex.StatusCode is not StatusCode.Cancelled || !context.RequestAborted.IsCancellationRequested)
+        {
+            // Not confirmed durable: never a 2xx. Heap retries on 503.
+            LogIngestionUnavailable(logger, ex, workspaceId, ex.StatusCode);
+            return await UnavailableAsync(context, requestId);
+        }
+
+        await MoEngageResponses.SuccessAsync(context, requestId);
+        return (200, "accepted");
+    }
+
+    /// <summary>The body in a pooled buffer, or null if it is larger than the cap (the rest is not read).</summary>
+    private static async Task<ArraySegment<byte>?> ReadBodyAsync(HttpContext context, int maxBytes)
+    {
+        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } sizeFeature)
+        {
+            sizeFeature.MaxRequestBodySize = maxBytes + 1L;
+        }
+
+        var length = context.Request.ContentLength is { } declared ? (int)declared : 4096;
+        var buffer = ArrayPool<byte>.Shared.Rent(Math.Min(Math.Max(length, 1), maxBytes + 1));
+        var total = 0;
+        try
+        {
+            while (true)
+            {
+                if (total == buffer.Length)
+                {
+                    if (buffer.Length > maxBytes)
+                    {
+                        ArrayPool<byte>.Shared.Return(buffer);
+                        return null;
+                    }
+                    var bigger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, maxBytes + 1));
+                    buffer.AsSpan(0, total).CopyTo(bigger);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = bigger;
+                }
+                var read = await context.Request.Body.ReadAsync(buffer.AsMemory(total), context.RequestAborted);
+                if (read == 0)
+                {
+                    break;
+                }
+                total += read;
+                if (total > maxBytes)
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    return null;
+                }
+            }
+        }
+        catch (BadHttpRequestException)
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            return null;
+        }
+        return new ArraySegment<byte>(buffer, 0, total);
+    }
+
+    private static bool KeyMatches(string key, ReadOnlySpan<byte> storedHash)
+    {
+        Span<byte> presented = stackalloc byte[SHA256.HashSizeInBytes];
+        var keyBytes = Encoding.UTF8.GetBytes(key);
+        SHA256.HashData(keyBytes, presented);
+        return storedHash.Length == SHA256.HashSizeInBytes && CryptographicOperations.FixedTimeEquals(presented, storedHash);
+    }
+
+    /// <summary>Content hash of a webhook: Heap's retries of one payload get the same id.</summary>
+    private static string PayloadId(HeapModule module, string configName, ArraySegment<byte> body)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        hash.AppendData(module is HeapModule.Events ? "events\n"u8 : "user\n"u8);
+        hash.AppendData(Encoding.UTF8.GetBytes(configName + "\n"));
+        hash.AppendData(body);
+        Span<byte> digest = stackalloc byte[SHA256.HashSizeInBytes];
+        hash.GetHashAndReset(digest);
+        return Convert.ToHexStringLower(digest[..16]);
+    }
+
+    private static bool ModuleEnabled(EdgeConfig config, HeapModule module) => module is HeapModule.User
+        ? config.Modules.Contains(1)
+        : config.Modules.Any(m => m is 2 or 3 or 4);
+
+    private static bool IsJson(string? contentType) =>
+        contentType is not null &&
+        Microsoft.Net.Http.Headers.MediaTypeHeaderValue.TryParse(contentType, out var media) &&
+        (media.MediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase) ||
+         media.MediaType.Value?.EndsWith("+json", StringComparison.OrdinalIgnoreCase) == true);
+
+    private static string Truncate(string value) => value.Length <= 64 ? value : value[..64] + "…";
+
+    private static async Task<(int, string)> FailAsync(HttpContext context, int status, string outcome, string message, string requestId, string? attribute = null)
+    {
+        await MoEngageResponses.FailAsync(context, status, message, requestId, attribute);
+        return (status, outcome);
+    }
+
+    private static async Task<(int, string)> TooLargeAsync(HttpContext context, string requestId)
+    {
+        // The connection is closed after the answer, so the unread rest of the body is never read.
+        context.Response.Headers.Connection = "close";
+        return await FailAsync(context, 413, "too_large", "The body is larger than 128 KB.", requestId, "body");
+    }
+
+    private async Task<(int, string)> UnavailableAsync(HttpContext context, string requestId)
+    {
+        await MoEngageResponses.FailAsync(context, 503, "Storage is unavailable; the data was not accepted. Retry later.", requestId,
+            retryAfterSeconds: options.Value.UnavailableRetryAfterSeconds);
+        return (503, "unavailable");
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Ingestion did not confirm a write for workspace {WorkspaceId} ({StatusCode}); answered 503.")]
+    private static partial void LogIngestionUnavailable(ILogger logger, Exception exception, string workspaceId, StatusCode statusCode);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Rate counter unavailable for workspace {WorkspaceId}; answered 503.")]
+    private static partial void LogRateCounterUnavailable(ILogger logger, Exception exception, string workspaceId);
+}
