@@ -144,6 +144,23 @@ public sealed class ValidationTests(ValidationTests.SharedEmulator shared) : ICl
         Assert.Contains("users has 1001 items; a bulk request takes at most 1000.", await response.ErrorAsync());
     }
 
+    [Theory]
+    [InlineData("identity")]
+    [InlineData("property name")]
+    public async Task RejectsInvalidUtf8(string where)
+    {
+        using var http = _emulator.CreateHttpClient();
+        var text = where == "identity"
+            ? """{"app_id":"test-app","identity":"#","event":"E"}"""
+            : """{"app_id":"test-app","identity":"a","event":"E","properties":{"#":1}}""";
+        var bytes = System.Text.Encoding.UTF8.GetBytes(text).Select(b => b == (byte)'#' ? (byte)0xFF : b).ToArray();
+
+        var response = await http.PostAsync("/api/track", new ByteArrayContent(bytes));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("not valid", await response.ErrorAsync());
+    }
+
     [Fact]
     public async Task RejectsABodyOverOneMegabyteWith413()
     {

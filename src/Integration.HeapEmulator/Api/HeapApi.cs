@@ -55,6 +55,11 @@ internal sealed partial class HeapApi(
         {
             return Reject(endpoint, StatusCodes.Status400BadRequest, $"The body is not valid JSON: {ex.Message}", activity);
         }
+        catch (InvalidOperationException ex) when (ex.InnerException is System.Text.DecoderFallbackException)
+        {
+            // JsonDocument checks the structure up front but a string's UTF-8 only when it is read.
+            return Reject(endpoint, StatusCodes.Status400BadRequest, "The body is not valid UTF-8.", activity);
+        }
         if (parsed.Value is not { } batch)
         {
             return Reject(endpoint, StatusCodes.Status400BadRequest, parsed.Error!, activity);
