@@ -79,11 +79,12 @@ internal sealed partial class RedisRateCounter : IRateCounter
     public async ValueTask<RateDecision> TryAcquireAsync(string workspaceId, int limitPerSecond, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(workspaceId);
-        ArgumentOutOfRangeException.ThrowIfLessThan(limitPerSecond, MinLimit);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(limitPerSecond, MaxLimit);
         cancellationToken.ThrowIfCancellationRequested();
 
-        var arguments = ArgumentsFor(workspaceId, limitPerSecond);
+        // A workspace stored without a limit reads as 0: it gets the default, as the admin API promises, rather
+        // than a 500 for every webhook.
+        var limit = limitPerSecond < MinLimit ? _options.DefaultRequestsPerSecond : Math.Min(limitPerSecond, MaxLimit);
+        var arguments = ArgumentsFor(workspaceId, limit);
         var started = _timeProvider.GetTimestamp();
         RedisResult result;
         try
@@ -111,7 +112,7 @@ internal sealed partial class RedisRateCounter : IRateCounter
 
         var decision = new RateDecision(
             Allowed: (long)result[0] == 1,
-            Limit: limitPerSecond,
+            Limit: limit,
             Remaining: (int)result[1],
             RetryAfter: TimeSpan.FromMicroseconds((long)result[2]),
             ResetAfter: TimeSpan.FromMicroseconds((long)result[3]));

@@ -313,13 +313,23 @@ public sealed class RedisRateCounterTests(RedisServer redis) : IClassFixture<Red
     [Theory]
     [InlineData(0)]
     [InlineData(-5)]
-    [InlineData(1_000_001)]
-    public async Task RejectsALimitOutsideTheSupportedRange(int limit)
+    public async Task AppliesTheDefaultLimitToAWorkspaceWithoutOne(int limit)
     {
         await using var edge = await RateCounterHarness.ConnectAsync(redis);
 
-        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(
-            async () => await edge.AcquireAsync(RateCounterHarness.NewWorkspace(), limit));
+        var decision = await edge.AcquireAsync(RateCounterHarness.NewWorkspace(), limit);
+
+        Assert.Equal((true, 500, 499), (decision.Allowed, decision.Limit, decision.Remaining));
+    }
+
+    [Fact]
+    public async Task CapsALimitAboveOnePerMicrosecond()
+    {
+        await using var edge = await RateCounterHarness.ConnectAsync(redis);
+
+        var decision = await edge.AcquireAsync(RateCounterHarness.NewWorkspace(), int.MaxValue);
+
+        Assert.Equal((true, 1_000_000, 999_999), (decision.Allowed, decision.Limit, decision.Remaining));
     }
 
     private static async Task<int> CountAllowedAsync(RateCounterHarness edge, string workspace, int limit, int calls)
