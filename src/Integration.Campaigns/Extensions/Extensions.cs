@@ -1,5 +1,14 @@
 using Integration.Campaigns.Delivery;
+using Integration.Campaigns.Grpc;
+using Integration.Campaigns.Model;
+using Integration.Campaigns.Runner;
+using Integration.Campaigns.Safety;
+using Integration.Campaigns.Sending;
+using Integration.Campaigns.Storage;
+using Integration.Campaigns.Users;
 using Integration.Ingestion.V1;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 
 namespace Integration.Campaigns.Extensions;
 
@@ -9,17 +18,68 @@ internal static class Extensions
     {
         builder.AddRedisClient("redis");
 
-        builder.Services.AddGrpc();
+        builder.Services.AddGrpc()
+            .AddServiceOptions<CampaignsService>(o =>
+            {
+                o.Interceptors.Add<AdminTokenInterceptor>();
+                o.Interceptors.Add<FailureInterceptor>();
+            });
         builder.Services.AddGrpcReflection();
         builder.Services.AddGrpcHealthChecks();
         builder.AddDeliveryEngine();
 
-        builder.Services.AddServiceGrpcClient<Ingestion.V1.Ingestion.IngestionClient>(
-            builder.Configuration["Ingestion:Address"] ?? "http://_grpc.ingestion");
+        var ingestion = builder.Configuration["Ingestion:Address"] ?? "http://_grpc.ingestion";
+        builder.Services.AddServiceGrpcClient<Ingestion.V1.Ingestion.IngestionClient>(ingestion);
+        builder.Services.AddServiceGrpcClient<Segments.V1.Segments.SegmentsClient>(ingestion);
+
+        builder.AddCampaigns();
+    }
+
+    /// <summary>The campaign side: API, templates, SSRF guard, stores and the runner loops.</summary>
+    public static void AddCampaigns(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<CampaignsOptions>()
+            .BindConfiguration(CampaignsOptions.SectionName)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<CampaignMetrics>();
+        builder.Services.AddSingleton<IUrlGuard, UrlGuard>();
+        builder.Services.AddSingleton<ICampaignStore, RedisCampaignStore>();
+        builder.Services.AddSingleton<IScheduleStore, RedisScheduleStore>();
+        builder.Services.AddSingleton<IPendingSendStore, RedisPendingSendStore>();
+        builder.Services.AddSingleton<ITriggerMarkers, RedisTriggerMarkers>();
+        builder.Services.AddSingleton<IUserDirectory, GrpcUserDirectory>();
+        builder.Services.AddSingleton<CompiledCampaignCache>();
+        builder.Services.AddSingleton<CampaignLifecycle>();
+        builder.Services.AddSingleton<CampaignSender>();
+        builder.Services.AddSingleton<TriggerConsumer>();
+        builder.Services.AddSingleton<PendingStepRunner>();
+        builder.Services.AddSingleton<ScheduledRunner>();
+        builder.Services.AddSingleton<FailureInterceptor>();
+
+        // Test sends go out once, synchronously, to a URL that passed the SSRF check; connecting re-checks
+        // the address actually dialled (DNS rebinding), and redirects are answers, not detours.
+        var test = builder.Services.AddHttpClient(CampaignsService.TestHttpClient, client => client.Timeout = Timeout.InfiniteTimeSpan)
+            .ConfigurePrimaryHttpMessageHandler(sp => new SocketsHttpHandler
+            {
+                AllowAutoRedirect = false,
+                ConnectCallback = sp.GetRequiredService<IUrlGuard>().ConnectAsync,
+                PooledConnectionLifetime = TimeSpan.FromMinutes(1),
+            });
+#pragma warning disable EXTEXP0001 // RemoveAllResilienceHandlers is experimental but documented; a test send is sent exactly once.
+        test.RemoveAllResilienceHandlers();
+#pragma warning restore EXTEXP0001
+
+        if (builder.Configuration.GetValue($"{CampaignsOptions.SectionName}:{nameof(CampaignsOptions.RunnerEnabled)}", true))
+        {
+            builder.Services.AddHostedService<RunnerLoops>();
+        }
     }
 
     public static void MapCampaignsGrpc(this WebApplication app)
     {
+        app.MapGrpcService<CampaignsService>();
         app.MapGrpcHealthChecksService();
         app.MapGrpcReflectionService();
         app.MapDeliveryEndpoints();

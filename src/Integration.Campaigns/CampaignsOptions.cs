@@ -1,0 +1,37 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Integration.Campaigns;
+
+/// <summary>Settings of the campaign API and runner (section <c>Campaigns</c>).</summary>
+internal sealed class CampaignsOptions
+{
+    public const string SectionName = "Campaigns";
+
+    /// <summary>
+    /// Hosts that may resolve to loopback or private addresses (the dev heap emulator). Also read as one
+    /// comma-separated string, so <c>Campaigns__AllowedHosts=localhost,127.0.0.1</c> works.
+    /// </summary>
+    public string[] AllowedHosts { get; set; } = [];
+
+    /// <summary>Runs the scheduler, event-trigger consumer and pending-step poller in this process.</summary>
+    public bool RunnerEnabled { get; set; } = true;
+
+    /// <summary>How often the runner loops look for due work.</summary>
+    [Range(10, 60_000)]
+    public int PollIntervalMs { get; set; } = 500;
+
+    /// <summary>How long a claimed scheduled run or pending step stays invisible to other replicas.</summary>
+    [Range(5, 3600)]
+    public int LeaseSeconds { get; set; } = 120;
+
+    /// <summary>Consumer group on the ingestion event streams.</summary>
+    [Required]
+    public string ConsumerGroup { get; set; } = "campaigns-triggers";
+
+    /// <summary>This replica's consumer name in the group (empty: machine name and process id).</summary>
+    public string ConsumerName { get; set; } = "";
+
+    /// <summary>Stream entries idle this long in another consumer's pending list are taken over.</summary>
+    [Range(1, 3600)]
+    public int ClaimIdleSeconds { get; set; } = 60;
+}

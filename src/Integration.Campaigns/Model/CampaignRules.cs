@@ -1,0 +1,353 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Fluid;
+using Grpc.Core;
+using Integration.Campaigns.Templates;
+using Integration.Campaigns.V1;
+using Integration.Ingestion.V1;
+using Integration.Segments.V1;
+
+namespace Integration.Campaigns.Model;
+
+/// <summary>Validation of campaign definitions. Every failure names the field (and for templates, the position).</summary>
+internal static partial class CampaignRules
+{
+    public const int MaxSteps = 5;
+    public const int MaxHeaders = 30;
+    public const int MaxFilters = 50;
+    public static readonly TimeSpan MaxDelay = TimeSpan.FromDays(90);
+    private static readonly string[] Methods = ["GET", "POST", "PUT", "DELETE"];
+    private static readonly string[] ForbiddenHeaders = ["host", "content-length", "transfer-encoding", "connection", "upgrade", "te", "trailer"];
+
+    [GeneratedRegex("^[A-Za-z0-9_.:-]{1,128}$")]
+    private static partial Regex IdPattern();
+
+    [GeneratedRegex("^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$")]
+    private static partial Regex HeaderNamePattern();
+
+    [GeneratedRegex("^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+    private static partial Regex TimeOfDayPattern();
+
+    public static RpcException Invalid(string message) => new(new Status(StatusCode.InvalidArgument, message));
+
+    /// <summary>A workspace or campaign id: short, and without characters that would break a Redis key's hash tag.</summary>
+    public static void RequireId(string value, string field)
+    {
+        if (string.IsNullOrEmpty(value))
+        {
+            throw Invalid($"{field}: required.");
+        }
+        if (!IdPattern().IsMatch(value))
+        {
+            throw Invalid($"{field}: 1-128 characters of letters, digits, '_', '.', ':' or '-'.");
+        }
+    }
+
+    /// <summary>Checks a definition and compiles its templates; throws InvalidArgument naming the field.</summary>
+    public static CompiledCampaign Validate(CampaignSpec? spec)
+    {
+        if (spec is null)
+        {
+            throw Invalid("spec: required.");
+        }
+        if (string.IsNullOrWhiteSpace(spec.Name) || spec.Name.Length > 200)
+        {
+            throw Invalid("spec.name: required, at most 200 characters.");
+        }
+        if (ValidateSegment(spec.Audience, "spec.audience") is { } audienceProblem)
+        {
+            throw Invalid(audienceProblem);
+        }
+        ValidateDelivery(spec);
+        ValidateOptions(spec.Options);
+        if (spec.Steps.Count is 0 or > MaxSteps)
+        {
+            throw Invalid($"spec.steps: 1 to {MaxSteps} request steps.");
+        }
+        return Compile(spec);
+    }
+
+    /// <summary>Compiles the templates of an already validated definition.</summary>
+    public static CompiledCampaign Compile(CampaignSpec spec) =>
+        new(spec.Steps.Select((step, i) => CompileStep(step, $"spec.steps[{i}]", i)).ToList());
+
+    private static CompiledStep CompileStep(RequestStep step, string field, int index)
+    {
+        var method = step.Method.ToUpperInvariant();
+        if (!Methods.Contains(method))
+        {
+            throw Invalid($"{field}.method: one of GET, POST, PUT, DELETE.");
+        }
+        if (step.DelayMs < 0 || step.DelayMs > MaxDelay.TotalMilliseconds)
+        {
+            throw Invalid($"{field}.delay_ms: between 0 and {MaxDelay.TotalDays} days.");
+        }
+
+        var host = LiteralHost(step.Url, $"{field}.url");
+        var url = CompileTemplate(step.Url, $"{field}.url");
+
+        if (step.Headers.Count > MaxHeaders)
+        {
+            throw Invalid($"{field}.headers: at most {MaxHeaders}.");
+        }
+        var headers = new List<(string, IFluidTemplate)>();
+        for (var h = 0; h < step.Headers.Count; h++)
+        {
+            var header = step.Headers[h];
+            if (!HeaderNamePattern().IsMatch(header.Name))
+            {
+                throw Invalid($"{field}.headers[{h}].name: not a valid header name.");
+            }
+            if (ForbiddenHeaders.Contains(header.Name.ToLowerInvariant()))
+            {
+                throw Invalid($"{field}.headers[{h}].name: '{header.Name}' is set by the sender.");
+            }
+            headers.Add((header.Name, CompileTemplate(header.Value, $"{field}.headers[{h}].value")));
+        }
+
+        IFluidTemplate? body = null;
+        if (step.BodyFormat == BodyFormat.None)
+        {
+            if (step.Body.Length > 0)
+            {
+                throw Invalid($"{field}.body: set body_format for a body.");
+            }
+        }
+        else if (!Enum.IsDefined(step.BodyFormat))
+        {
+            throw Invalid($"{field}.body_format: unknown format.");
+        }
+        else
+        {
+            if (method == "GET")
+            {
+                throw Invalid($"{field}.body: a GET request has no body.");
+            }
+            body = CompileTemplate(step.Body, $"{field}.body");
+        }
+        return new CompiledStep(index, method, url, host, headers, step.BodyFormat, body, step.DelayMs);
+    }
+
+    private static IFluidTemplate CompileTemplate(string source, string field) =>
+        TemplateEngine.TryCompile(source, out var template, out var error)
+            ? template!
+            : throw Invalid($"{field}: template error: {error}.");
+
+    /// <summary>The URL's host, which must be literal: a template may not choose where a request goes.</summary>
+    public static string LiteralHost(string url, string field)
+    {
+        var schemeEnd = url.IndexOf("://", StringComparison.Ordinal);
+        if (schemeEnd < 0)
+        {
+            throw Invalid($"{field}: an absolute http or https URL.");
+        }
+        var authorityEnd = url.IndexOfAny(['/', '?', '#'], schemeEnd + 3);
+        var prefix = authorityEnd < 0 ? url : url[..authorityEnd];
+        if (prefix.Contains("{{", StringComparison.Ordinal) || prefix.Contains("{%", StringComparison.Ordinal))
+        {
+            throw Invalid($"{field}: the scheme and host must be literal, not a template.");
+        }
+        if (!Uri.TryCreate(prefix, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps)
+            || string.IsNullOrEmpty(uri.Host) || uri.UserInfo.Length > 0)
+        {
+            throw Invalid($"{field}: an absolute http or https URL without credentials.");
+        }
+        return uri.IdnHost;
+    }
+
+    private static void ValidateDelivery(CampaignSpec spec)
+    {
+        switch (spec.DeliveryCase)
+        {
+            case CampaignSpec.DeliveryOneofCase.OneTime:
+                if (spec.OneTime.SendAtMs < 0)
+                {
+                    throw Invalid("spec.one_time.send_at_ms: must not be negative.");
+                }
+                break;
+            case CampaignSpec.DeliveryOneofCase.Periodic:
+                ValidatePeriodic(spec.Periodic);
+                break;
+            case CampaignSpec.DeliveryOneofCase.EventTriggered:
+                var trigger = spec.EventTriggered;
+                if (string.IsNullOrWhiteSpace(trigger.EventName))
+                {
+                    throw Invalid("spec.event_triggered.event_name: required.");
+                }
+                if (trigger.ExitEventName == trigger.EventName)
+                {
+                    throw Invalid("spec.event_triggered.exit_event_name: must differ from the trigger event.");
+                }
+                for (var i = 0; i < trigger.EventFilters.Count; i++)
+                {
+                    var f = trigger.EventFilters[i];
+                    if (AttributeProblem(f.Attribute, f.Operator, f.Value, $"spec.event_triggered.event_filters[{i}]") is { } problem)
+                    {
+                        throw Invalid(problem);
+                    }
+                }
+                break;
+            case CampaignSpec.DeliveryOneofCase.BusinessEvent:
+                if (string.IsNullOrWhiteSpace(spec.BusinessEvent.BusinessEventName))
+                {
+                    throw Invalid("spec.business_event.business_event_name: required.");
+                }
+                break;
+            default:
+                throw Invalid("spec.delivery: set one of one_time, periodic, event_triggered, business_event.");
+        }
+    }
+
+    private static void ValidatePeriodic(PeriodicDelivery p)
+    {
+        const string field = "spec.periodic";
+        if (p.Frequency == Frequency.Unspecified || !Enum.IsDefined(p.Frequency))
+        {
+            throw Invalid($"{field}.frequency: FREQUENCY_DAILY, FREQUENCY_WEEKLY or FREQUENCY_MONTHLY.");
+        }
+        if (p.Every is < 0 or > 365)
+        {
+            throw Invalid($"{field}.every: between 1 and 365 (0 means 1).");
+        }
+        if (p.DaysOfWeek.Any(d => d is < 0 or > 6))
+        {
+            throw Invalid($"{field}.days_of_week: 0 (Sunday) to 6 (Saturday).");
+        }
+        if (p.DaysOfMonth.Any(d => d is < 1 or > 31))
+        {
+            throw Invalid($"{field}.days_of_month: 1 to 31.");
+        }
+        if (!TimeOfDayPattern().IsMatch(p.TimeOfDay))
+        {
+            throw Invalid($"{field}.time_of_day: \"HH:mm\", 24-hour.");
+        }
+        if (p.TimeZone.Length > 0 && Recurrence.FindZone(p.TimeZone) is null)
+        {
+            throw Invalid($"{field}.time_zone: '{p.TimeZone}' is not a known IANA time zone.");
+        }
+        if (p.StartMs < 0 || p.EndAtMs < 0 || p.MaxOccurrences < 0)
+        {
+            throw Invalid($"{field}: start_ms, end_at_ms and max_occurrences must not be negative.");
+        }
+        if (p.EndAtMs > 0 && p.EndAtMs < p.StartMs)
+        {
+            throw Invalid($"{field}.end_at_ms: must not be before start_ms.");
+        }
+    }
+
+    private static void ValidateOptions(CampaignOptions? options)
+    {
+        if (options is null)
+        {
+            return;
+        }
+        if (options.TimeoutMs is < 0 or > 60_000)
+        {
+            throw Invalid("spec.options.timeout_ms: between 1 and 60000 (0: 5000).");
+        }
+        if (options.MaxAttempts is < 0 or > 50)
+        {
+            throw Invalid("spec.options.max_attempts: between 1 and 50 (0: 8).");
+        }
+        if (options.IdempotencyHeader.Length > 0 && !HeaderNamePattern().IsMatch(options.IdempotencyHeader))
+        {
+            throw Invalid("spec.options.idempotency_header: not a valid header name.");
+        }
+        if (options.DedupAttribute.Length > 200)
+        {
+            throw Invalid("spec.options.dedup_attribute: at most 200 characters.");
+        }
+    }
+
+    /// <summary>The first problem with a segment definition, or null.</summary>
+    public static string? ValidateSegment(SegmentDefinition? segment, string field)
+    {
+        if (segment is null)
+        {
+            return null;
+        }
+        if (segment.Filters.Count > MaxFilters)
+        {
+            return $"{field}.filters: at most {MaxFilters}.";
+        }
+        for (var i = 0; i < segment.Filters.Count; i++)
+        {
+            var f = segment.Filters[i];
+            var name = $"{field}.filters[{i}]";
+            switch (f.KindCase)
+            {
+                case Filter.KindOneofCase.Attribute:
+                    if (AttributeProblem(f.Attribute.Attribute, f.Attribute.Operator, f.Attribute.Value, name + ".attribute") is { } problem)
+                    {
+                        return problem;
+                    }
+                    break;
+                case Filter.KindOneofCase.Event:
+                    var e = f.Event;
+                    if (string.IsNullOrWhiteSpace(e.EventName)) return $"{name}.event.event_name: required.";
+                    if (e.Condition == EventCondition.Unspecified) return $"{name}.event.condition: required.";
+                    if (e.Condition == EventCondition.Count && e.CountOperator == CountOperator.Unspecified)
+                        return $"{name}.event.count_operator: required for EVENT_CONDITION_COUNT.";
+                    if (e.Count < 0 || e.WithinLastMs < 0 || e.FromMs < 0 || e.ToMs < 0)
+                        return $"{name}.event: count and window bounds must not be negative.";
+                    if (e.ToMs > 0 && e.FromMs > e.ToMs) return $"{name}.event.from_ms: must not be after to_ms.";
+                    if (e.Condition is EventCondition.FirstTimeInWindow or EventCondition.LastTimeInWindow
+                        && e.WithinLastMs == 0 && e.FromMs == 0 && e.ToMs == 0)
+                        return $"{name}.event: {e.Condition} needs a window (within_last_ms, from_ms or to_ms).";
+                    break;
+                default:
+                    return $"{name}: set either attribute or event.";
+            }
+        }
+        return null;
+    }
+
+    private static string? AttributeProblem(string attribute, AttributeOperator op, AttributeValue? value, string name)
+    {
+        if (string.IsNullOrWhiteSpace(attribute)) return $"{name}.attribute: required.";
+        if (op == AttributeOperator.Unspecified || !Enum.IsDefined(op)) return $"{name}.operator: required.";
+        if (op is not (AttributeOperator.Exists or AttributeOperator.NotExists)
+            && (value is null || value.KindCase == AttributeValue.KindOneofCase.None))
+            return $"{name}.value: required for {op}.";
+        if (op is AttributeOperator.GreaterThan or AttributeOperator.LessThan && value!.KindCase != AttributeValue.KindOneofCase.NumberValue)
+            return $"{name}.value: a number for {op}.";
+        return null;
+    }
+
+    /// <summary>Trigger-event attribute filters (the same operators as segment attribute filters).</summary>
+    public static bool MatchesAttribute(AttributeValue? actual, AttributeOperator op, AttributeValue? operand)
+    {
+        var present = actual is not null && actual.KindCase != AttributeValue.KindOneofCase.None;
+        return op switch
+        {
+            AttributeOperator.Exists => present,
+            AttributeOperator.NotExists => !present,
+            AttributeOperator.Equals => present && AreEqual(actual!, operand),
+            AttributeOperator.NotEquals => !present || !AreEqual(actual!, operand),
+            AttributeOperator.Contains => present && operand is not null && Text(actual!).Contains(Text(operand), StringComparison.OrdinalIgnoreCase),
+            AttributeOperator.GreaterThan => present && Number(actual) is { } a && Number(operand) is { } b && a > b,
+            AttributeOperator.LessThan => present && Number(actual) is { } c && Number(operand) is { } d && c < d,
+            _ => false,
+        };
+    }
+
+    private static bool AreEqual(AttributeValue actual, AttributeValue? operand) =>
+        operand is not null && (operand.KindCase == AttributeValue.KindOneofCase.NumberValue && Number(actual) is { } n
+            ? n == operand.NumberValue
+            : string.Equals(Text(actual), Text(operand), StringComparison.OrdinalIgnoreCase));
+
+    public static string Text(AttributeValue value) => value.KindCase switch
+    {
+        AttributeValue.KindOneofCase.StringValue => value.StringValue,
+        AttributeValue.KindOneofCase.NumberValue => value.NumberValue.ToString("R", CultureInfo.InvariantCulture),
+        AttributeValue.KindOneofCase.BoolValue => value.BoolValue ? "true" : "false",
+        _ => "",
+    };
+
+    private static double? Number(AttributeValue? value) => value?.KindCase switch
+    {
+        AttributeValue.KindOneofCase.NumberValue => value.NumberValue,
+        AttributeValue.KindOneofCase.StringValue when double.TryParse(value.StringValue, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) => d,
+        _ => null,
+    };
+}

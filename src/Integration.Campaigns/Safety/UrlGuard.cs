@@ -1,0 +1,157 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Options;
+
+namespace Integration.Campaigns.Safety;
+
+/// <summary>
+/// Refuses destinations that resolve to loopback, private, link-local, CGNAT, metadata, unspecified or
+/// multicast addresses (SSRF), unless the host is on <see cref="CampaignsOptions.AllowedHosts"/>.
+/// </summary>
+internal interface IUrlGuard
+{
+    /// <summary>The reason the URL is refused, or null when it may be called.</summary>
+    Task<string?> CheckAsync(Uri url, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Connects to an endpoint only on an address that passes the rules, so that DNS answering
+    /// differently at connect time (rebinding) cannot reach an internal address.
+    /// </summary>
+    ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, CancellationToken cancellationToken);
+}
+
+internal sealed class UrlGuard : IUrlGuard
+{
+    private static readonly TimeSpan ResolveTimeout = TimeSpan.FromSeconds(3);
+    private readonly HashSet<string> _allowed;
+
+    public UrlGuard(IOptions<CampaignsOptions> options, IConfiguration configuration)
+    {
+        var raw = configuration[$"{CampaignsOptions.SectionName}:{nameof(CampaignsOptions.AllowedHosts)}"];
+        _allowed = options.Value.AllowedHosts
+            .Concat(raw?.Split([',', ';', ' '], StringSplitOptions.RemoveEmptyEntries) ?? [])
+            .Select(NormaliseHost)
+            .Where(h => h.Length > 0)
+            .ToHashSet(StringComparer.OrdinalIgnoreCase);
+    }
+
+    public bool IsAllowedHost(string host) => _allowed.Contains(NormaliseHost(host));
+
+    public async Task<string?> CheckAsync(Uri url, CancellationToken cancellationToken)
+    {
+        if (!url.IsAbsoluteUri || (url.Scheme != Uri.UriSchemeHttp && url.Scheme != Uri.UriSchemeHttps))
+        {
+            return "only absolute http and https URLs are allowed";
+        }
+        if (IsAllowedHost(url.IdnHost))
+        {
+            return null;
+        }
+        IPAddress[] addresses;
+        try
+        {
+            addresses = await ResolveAsync(url.IdnHost, cancellationToken);
+        }
+        catch (Exception ex) when (ex is SocketException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            return $"host '{url.Host}' does not resolve";
+        }
+        if (addresses.Length == 0)
+        {
+            return $"host '{url.Host}' does not resolve";
+        }
+        var blocked = addresses.FirstOrDefault(IsBlocked);
+        return blocked is null
+            ? null
+            : $"host '{url.Host}' resolves to {blocked}, a loopback, private, link-local or metadata address; add the host to Campaigns:AllowedHosts if it is meant";
+    }
+
+    public async ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, CancellationToken cancellationToken)
+    {
+        var host = context.DnsEndPoint.Host;
+        var addresses = await ResolveAsync(host, cancellationToken);
+        if (!IsAllowedHost(host))
+        {
+            addresses = addresses.Where(a => !IsBlocked(a)).ToArray();
+            if (addresses.Length == 0)
+            {
+                throw new HttpRequestException($"Refused to connect to '{host}': it resolves only to internal addresses.");
+            }
+        }
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            await socket.ConnectAsync(addresses, context.DnsEndPoint.Port, cancellationToken);
+            return new NetworkStream(socket, ownsSocket: true);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    private static async Task<IPAddress[]> ResolveAsync(string host, CancellationToken cancellationToken)
+    {
+        if (IPAddress.TryParse(host.Trim('[', ']'), out var literal))
+        {
+            return [literal];
+        }
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(ResolveTimeout);
+        return await Dns.GetHostAddressesAsync(host, timeout.Token);
+    }
+
+    /// <summary>Whether an address is one a campaign must never reach.</summary>
+    public static bool IsBlocked(IPAddress address)
+    {
+        if (address.IsIPv4MappedToIPv6)
+        {
+            address = address.MapToIPv4();
+        }
+        if (IPAddress.IsLoopback(address) || address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any)
+            || address.Equals(IPAddress.IPv6None))
+        {
+            return true;
+        }
+        if (address.AddressFamily == AddressFamily.InterNetwork)
+        {
+            var b = address.GetAddressBytes();
+            return b[0] switch
+            {
+                0 or 10 or 127 => true,
+                100 => b[1] is >= 64 and <= 127,            // CGNAT 100.64/10
+                169 => b[1] == 254,                          // link-local, incl. 169.254.169.254 metadata
+                172 => b[1] is >= 16 and <= 31,
+                192 => (b[1] == 168) || (b[1] == 0 && b[2] == 0),
+                198 => b[1] is 18 or 19,                     // benchmarking 198.18/15
+                >= 224 => true,                              // multicast, reserved, broadcast
+                _ => false,
+            };
+        }
+        if (address.AddressFamily == AddressFamily.InterNetworkV6)
+        {
+            var b = address.GetAddressBytes();
+            return address.IsIPv6LinkLocal || address.IsIPv6SiteLocal || address.IsIPv6Multicast
+                || (b[0] & 0xFE) == 0xFC                     // unique local fc00::/7, incl. fd00:ec2::254 metadata
+                || address.IsIPv6Teredo;
+        }
+        return true;
+    }
+
+    private static string NormaliseHost(string entry)
+    {
+        var host = entry.Trim();
+        if (host.Contains("://", StringComparison.Ordinal) && Uri.TryCreate(host, UriKind.Absolute, out var uri))
+        {
+            return uri.IdnHost;
+        }
+        if (host.StartsWith('['))
+        {
+            var end = host.IndexOf(']');
+            return end > 0 ? host[1..end] : host;
+        }
+        var colon = host.IndexOf(':');
+        return colon > 0 && host.IndexOf(':', colon + 1) < 0 ? host[..colon] : host;
+    }
+}

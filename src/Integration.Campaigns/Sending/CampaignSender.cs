@@ -1,0 +1,162 @@
+using System.Collections.Concurrent;
+using Integration.Campaigns.Delivery;
+using Integration.Campaigns.Model;
+using Integration.Campaigns.Safety;
+using Integration.Campaigns.Users;
+using Integration.Campaigns.V1;
+using Integration.Ingestion.V1;
+
+namespace Integration.Campaigns.Sending;
+
+/// <summary>Renders a campaign's steps for users and hands them to the delivery engine.</summary>
+internal sealed partial class CampaignSender(
+    CompiledCampaignCache compiled,
+    IUrlGuard urlGuard,
+    IDeliveryQueue queue,
+    IUserDirectory users,
+    TimeProvider time,
+    CampaignMetrics metrics,
+    ILogger<CampaignSender> logger)
+{
+    private static readonly TimeSpan HostCheckLifetime = TimeSpan.FromMinutes(1);
+    private readonly ConcurrentDictionary<string, (DateTimeOffset Until, string? Problem)> _hostChecks = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// Renders one step for one user and enqueues it. Returns null when enqueued, or why the user was skipped.
+    /// </summary>
+    public async Task<string?> SendStepAsync(Campaign campaign, int stepIndex, User user, SendTrigger trigger, DateTimeOffset? notBefore,
+        CancellationToken cancellationToken)
+    {
+        var steps = compiled.Get(campaign).Steps;
+        var (rendered, skip) = await StepRenderer.RenderAsync(steps[stepIndex], StepRenderer.Model(campaign, user, trigger, time.GetUtcNow()));
+        if (rendered is null)
+        {
+            Skipped(campaign, user.CustomerId, skip!);
+            return skip;
+        }
+        if (await CheckHostAsync(rendered.Url, cancellationToken) is { } refused)
+        {
+            Skipped(campaign, user.CustomerId, refused);
+            return refused;
+        }
+        await queue.EnqueueAsync(ToDelivery(campaign, rendered, user.CustomerId, trigger, notBefore), cancellationToken);
+        metrics.Enqueued(campaign);
+        return null;
+    }
+
+    /// <summary>
+    /// Sends every step to every user of the audience (One Time, Periodic, Business Event). Steps after the
+    /// first wait their delays through <see cref="DeliveryRequest.NotBefore"/>. A user is skipped whole if any
+    /// step cannot be rendered for them.
+    /// </summary>
+    public async Task<CampaignSendSummary> SendToAudienceAsync(Campaign campaign, SendTrigger trigger, CancellationToken cancellationToken)
+    {
+        var summary = new CampaignSendSummary { CampaignId = campaign.CampaignId };
+        var steps = compiled.Get(campaign).Steps;
+        var dedupAttribute = campaign.Spec.DeliveryCase is CampaignSpec.DeliveryOneofCase.OneTime or CampaignSpec.DeliveryOneofCase.Periodic
+            ? campaign.Spec.Options?.DedupAttribute ?? ""
+            : "";
+        var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        var now = time.GetUtcNow();
+
+        await foreach (var user in users.AudienceAsync(campaign.WorkspaceId, campaign.Spec.Audience, now, cancellationToken))
+        {
+            if (dedupAttribute.Length > 0 && user.Attributes.TryGetValue(dedupAttribute, out var key)
+                && CampaignRules.Text(key) is { Length: > 0 } keyText && !seen.Add(keyText))
+            {
+                Skip(summary, $"duplicate {dedupAttribute}");
+                continue;
+            }
+
+            var model = StepRenderer.Model(campaign, user, trigger, now);
+            var rendered = new List<RenderedStep>(steps.Count);
+            string? skip = null;
+            foreach (var step in steps)
+            {
+                var (r, reason) = await StepRenderer.RenderAsync(step, model);
+                if (r is null)
+                {
+                    skip = reason;
+                    break;
+                }
+                skip = await CheckHostAsync(r.Url, cancellationToken);
+                if (skip is not null)
+                {
+                    break;
+                }
+                rendered.Add(r);
+            }
+            if (skip is not null)
+            {
+                Skipped(campaign, user.CustomerId, skip);
+                Skip(summary, skip);
+                continue;
+            }
+
+            var delay = TimeSpan.Zero;
+            foreach (var r in rendered)
+            {
+                delay += TimeSpan.FromMilliseconds(r.DelayMs);
+                DateTimeOffset? notBefore = delay > TimeSpan.Zero ? now + delay : null;
+                await queue.EnqueueAsync(ToDelivery(campaign, r, user.CustomerId, trigger, notBefore), cancellationToken);
+                metrics.Enqueued(campaign);
+            }
+            summary.Enqueued += rendered.Count;
+        }
+        return summary;
+    }
+
+    public static DeliveryRequest ToDelivery(Campaign campaign, RenderedStep step, string customerId, SendTrigger trigger, DateTimeOffset? notBefore)
+    {
+        var options = campaign.Spec.Options;
+        return new DeliveryRequest(
+            DeliveryIds.For(campaign.CampaignId, step.StepIndex, customerId, trigger.TriggerId),
+            campaign.WorkspaceId,
+            campaign.CampaignId,
+            step.StepIndex,
+            customerId,
+            trigger.TriggerId,
+            step.Method,
+            step.Url,
+            step.Headers.ToDictionary(h => h.Key, h => h.Value, StringComparer.OrdinalIgnoreCase),
+            step.Body,
+            step.ContentType,
+            notBefore,
+            new DeliveryOptions
+            {
+                Timeout = TimeSpan.FromMilliseconds(options?.TimeoutMs is > 0 ? options.TimeoutMs : 5000),
+                MaxAttempts = options?.MaxAttempts is > 0 ? options.MaxAttempts : 8,
+                IdempotencyHeader = string.IsNullOrEmpty(options?.IdempotencyHeader) ? null : options.IdempotencyHeader,
+            },
+            string.IsNullOrEmpty(trigger.TraceParent) ? null : trigger.TraceParent);
+    }
+
+    private async Task<string?> CheckHostAsync(string url, CancellationToken cancellationToken)
+    {
+        var uri = new Uri(url);
+        var now = time.GetUtcNow();
+        if (_hostChecks.TryGetValue(uri.IdnHost, out var cached) && cached.Until > now)
+        {
+            return cached.Problem;
+        }
+        var problem = await urlGuard.CheckAsync(uri, cancellationToken);
+        problem = problem is null ? null : $"url: {problem}";
+        _hostChecks[uri.IdnHost] = (now + HostCheckLifetime, problem);
+        return problem;
+    }
+
+    private static void Skip(CampaignSendSummary summary, string reason)
+    {
+        summary.Skipped++;
+        summary.SkipReasons[reason] = summary.SkipReasons.GetValueOrDefault(reason) + 1;
+    }
+
+    private void Skipped(Campaign campaign, string customerId, string reason)
+    {
+        metrics.Skipped(campaign);
+        LogSkipped(campaign.CampaignId, customerId, reason);
+    }
+
+    [LoggerMessage(LogLevel.Information, "Campaign {CampaignId} skipped user {CustomerId}: {Reason}")]
+    private partial void LogSkipped(string campaignId, string customerId, string reason);
+}

@@ -1,0 +1,108 @@
+using Google.Protobuf;
+using Integration.Campaigns.V1;
+using StackExchange.Redis;
+
+namespace Integration.Campaigns.Storage;
+
+/// <summary>Campaign definitions and the indexes the runner reads (docs/keyspace.md, "campaigns").</summary>
+internal interface ICampaignStore
+{
+    Task<Campaign?> GetAsync(string workspaceId, string campaignId);
+
+    /// <summary>
+    /// Writes the campaign if the stored version is <paramref name="expectedVersion"/> (0: the campaign
+    /// must not exist yet); false on a conflict.
+    /// </summary>
+    Task<bool> TrySaveAsync(Campaign campaign, long expectedVersion);
+
+    /// <summary>Campaigns newest first, from <paramref name="offset"/>; the next offset or -1.</summary>
+    Task<(IReadOnlyList<Campaign> Campaigns, long NextOffset)> ListAsync(string workspaceId, long offset, int count);
+
+    Task<IReadOnlyList<Campaign>> ActiveEventTriggeredAsync(string workspaceId);
+
+    Task<IReadOnlyList<Campaign>> ActiveBusinessEventAsync(string workspaceId);
+
+    /// <summary>Workspaces that have (or had) active event-triggered campaigns.</summary>
+    Task<IReadOnlyList<string>> TriggerWorkspacesAsync();
+}
+
+internal sealed class RedisCampaignStore(IConnectionMultiplexer redis) : ICampaignStore
+{
+    private static readonly JsonFormatter Formatter = new(JsonFormatter.Settings.Default);
+    private static readonly JsonParser Parser = new(JsonParser.Settings.Default.WithIgnoreUnknownFields(true));
+
+    private static RedisKey CampaignKey(string ws, string id) => $"camp:{{{ws}}}:{id}";
+    private static RedisKey CampaignsKey(string ws) => $"camps:{{{ws}}}";
+    private static RedisKey TriggeredKey(string ws) => $"camps:trig:{{{ws}}}";
+    private static RedisKey BusinessKey(string ws) => $"camps:biz:{{{ws}}}";
+    private static readonly RedisKey TriggerWorkspacesKey = "campaigns:trigger-workspaces";
+
+    // KEYS: campaign, campaigns, triggered, business. ARGV: expected version, new version, json, created ms, id,
+    // active event-triggered (1/0), active business-event (1/0). One slot: the indexes never disagree with the campaign.
+    private const string SaveScript = """
+        local v = redis.call('HGET', KEYS[1], 'v')
+        if ARGV[1] == '0' then
+          if v then return 0 end
+        elseif v ~= ARGV[1] then
+          return 0
+        end
+        redis.call('HSET', KEYS[1], 'v', ARGV[2], 'json', ARGV[3])
+        redis.call('ZADD', KEYS[2], ARGV[4], ARGV[5])
+        if ARGV[6] == '1' then redis.call('SADD', KEYS[3], ARGV[5]) else redis.call('SREM', KEYS[3], ARGV[5]) end
+        if ARGV[7] == '1' then redis.call('SADD', KEYS[4], ARGV[5]) else redis.call('SREM', KEYS[4], ARGV[5]) end
+        return 1
+        """;
+
+    private IDatabase Db => redis.GetDatabase();
+
+    public async Task<Campaign?> GetAsync(string workspaceId, string campaignId)
+    {
+        var json = await Db.HashGetAsync(CampaignKey(workspaceId, campaignId), "json");
+        return json.IsNull ? null : Parser.Parse<Campaign>(json.ToString());
+    }
+
+    public async Task<bool> TrySaveAsync(Campaign campaign, long expectedVersion)
+    {
+        var ws = campaign.WorkspaceId;
+        var active = campaign.State == CampaignState.Active;
+        var triggered = active && campaign.Spec.DeliveryCase == CampaignSpec.DeliveryOneofCase.EventTriggered;
+        var business = active && campaign.Spec.DeliveryCase == CampaignSpec.DeliveryOneofCase.BusinessEvent;
+        if (triggered)
+        {
+            // Before the campaign is visible as active, so the consumer never misses the workspace.
+            await Db.SetAddAsync(TriggerWorkspacesKey, ws);
+        }
+        var result = await Db.ScriptEvaluateAsync(SaveScript,
+            [CampaignKey(ws, campaign.CampaignId), CampaignsKey(ws), TriggeredKey(ws), BusinessKey(ws)],
+            [expectedVersion, campaign.Version, Formatter.Format(campaign), campaign.CreatedAtMs, campaign.CampaignId,
+             triggered ? 1 : 0, business ? 1 : 0]);
+        return (int)result == 1;
+    }
+
+    public async Task<(IReadOnlyList<Campaign> Campaigns, long NextOffset)> ListAsync(string workspaceId, long offset, int count)
+    {
+        var ids = await Db.SortedSetRangeByRankAsync(CampaignsKey(workspaceId), offset, offset + count, Order.Descending);
+        var page = ids.Take(count).Select(id => id.ToString()).ToList();
+        var campaigns = await LoadAsync(workspaceId, page);
+        return (campaigns, ids.Length > count ? offset + count : -1);
+    }
+
+    public async Task<IReadOnlyList<Campaign>> ActiveEventTriggeredAsync(string workspaceId) =>
+        (await LoadAsync(workspaceId, (await Db.SetMembersAsync(TriggeredKey(workspaceId))).Select(v => v.ToString())))
+            .Where(c => c.State == CampaignState.Active).ToList();
+
+    public async Task<IReadOnlyList<Campaign>> ActiveBusinessEventAsync(string workspaceId) =>
+        (await LoadAsync(workspaceId, (await Db.SetMembersAsync(BusinessKey(workspaceId))).Select(v => v.ToString())))
+            .Where(c => c.State == CampaignState.Active).ToList();
+
+    public async Task<IReadOnlyList<string>> TriggerWorkspacesAsync() =>
+        (await Db.SetMembersAsync(TriggerWorkspacesKey)).Select(v => v.ToString()).ToList();
+
+    private async Task<IReadOnlyList<Campaign>> LoadAsync(string workspaceId, IEnumerable<string> ids)
+    {
+        var db = Db;
+        var loads = ids.Select(id => db.HashGetAsync(CampaignKey(workspaceId, id), "json")).ToArray();
+        var values = await Task.WhenAll(loads);
+        return values.Where(v => !v.IsNull).Select(v => Parser.Parse<Campaign>(v.ToString())).ToList();
+    }
+}
