@@ -23,6 +23,19 @@ public sealed class RateLimitTests
     }
 
     [Fact]
+    public async Task AdmitsExactlyThirtyOfManyConcurrentRequestsForOneIdentity()
+    {
+        await using var emulator = new HeapEmulatorFactory();
+        using var http = emulator.CreateHttpClient();
+
+        var responses = await Task.WhenAll(Enumerable.Range(0, 60).Select(i => http.TrackAsync("alice", idempotencyKey: $"k-{i}")));
+
+        Assert.Equal(30, responses.Count(response => response.StatusCode == HttpStatusCode.OK));
+        Assert.Equal(30, responses.Count(response => response.StatusCode == HttpStatusCode.TooManyRequests));
+        Assert.Equal(30, (await http.GetEventsAsync()).Count);
+    }
+
+    [Fact]
     public async Task AcceptsTheIdentityAgainOnceTheWindowHasPassed()
     {
         await using var emulator = new HeapEmulatorFactory();
