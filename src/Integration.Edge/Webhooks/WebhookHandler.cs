@@ -143,9 +143,9 @@ internal sealed partial class WebhookHandler(
         {
             return await FailAsync(context, 400, "invalid", $"The body is not valid JSON: {ex.Message}", requestId, "body");
         }
-        catch (ArgumentException)
+        catch (Exception ex) when (ex is InvalidOperationException or ArgumentException)
         {
-            // Invalid UTF-8 inside a string surfaces here.
+            // Invalid UTF-8 inside a string surfaces when the string is read, not when it is parsed.
             return await FailAsync(context, 400, "invalid", "The body is not valid UTF-8 JSON.", requestId, "body");
         }
         if (payload is null)
