@@ -1,3 +1,5 @@
+extern alias ingestion;
+
 using Grpc.Health.V1;
 using Grpc.Reflection.V1Alpha;
 using Integration.Testing;
@@ -6,7 +8,7 @@ namespace Integration.Ingestion.Tests;
 
 public sealed class ServiceStartupTests(RedisServer redis) : IClassFixture<RedisServer>
 {
-    private KestrelServiceFactory<Program> CreateService(string? redisConnectionString = null) => new(
+    private KestrelServiceFactory<ingestion::Program> CreateService(string? redisConnectionString = null) => new(
         new Dictionary<string, string?> { ["ConnectionStrings:redis"] = redisConnectionString ?? redis.ConnectionString },
         grpc: true);
 

@@ -1,0 +1,146 @@
+extern alias ingestion;
+
+using Grpc.Core;
+using Integration.Ingestion.V1;
+using Integration.Testing;
+using IngestionClient = Integration.Ingestion.V1.Ingestion.IngestionClient;
+
+namespace Integration.Ingestion.Tests;
+
+public sealed class IngestionServiceTests(RedisServer redis) : IClassFixture<RedisServer>, IAsyncLifetime
+{
+    private KestrelServiceFactory<ingestion::Program> _service = null!;
+    private Grpc.Net.Client.GrpcChannel _channel = null!;
+    private IngestionClient _client = null!;
+
+    public Task InitializeAsync()
+    {
+        _service = new(new Dictionary<string, string?> { ["ConnectionStrings:redis"] = redis.ConnectionString }, grpc: true);
+        _channel = _service.CreateGrpcChannel();
+        _client = new IngestionClient(_channel);
+        return Task.CompletedTask;
+    }
+
+    public async Task DisposeAsync()
+    {
+        _channel.Dispose();
+        await _service.DisposeAsync();
+    }
+
+    private static UserRecord NewUser(string id, long updatedAt = 1_700_000_000_000) => new()
+    {
+        CustomerId = id,
+        UpdatedAtMs = updatedAt,
+        Attributes = { ["first_name"] = new AttributeValue { StringValue = "Ada" }, ["vip"] = new AttributeValue { BoolValue = true } },
+    };
+
+    [Fact]
+    public async Task StoresABatchOfUsersAndRecognisesRepeatedPayloads()
+    {
+        var ws = "ws" + Guid.NewGuid().ToString("N")[..8];
+        var request = new IngestUsersRequest { WorkspaceId = ws, ConfigName = "c", Users = { NewUser("a"), NewUser("b") }, PayloadIds = { "p1", "p2" } };
+
+        var first = await _client.IngestUsersAsync(request);
+        var second = await _client.IngestUsersAsync(request);
+
+        Assert.Equal(2, first.Stored);
+        Assert.Equal(0, second.Stored);
+        Assert.Equal(2, second.Duplicates);
+        var user = await _client.GetUserAsync(new GetUserRequest { WorkspaceId = ws, CustomerId = "b" });
+        Assert.True(user.Attributes["vip"].BoolValue);
+    }
+
+    [Fact]
+    public async Task ReportsStaleProfileUpdates()
+    {
+        var ws = "ws" + Guid.NewGuid().ToString("N")[..8];
+        await _client.IngestUsersAsync(new IngestUsersRequest { WorkspaceId = ws, Users = { NewUser("a", 2_000) } });
+
+        var stale = await _client.IngestUsersAsync(new IngestUsersRequest { WorkspaceId = ws, Users = { NewUser("a", 1_000) } });
+
+        Assert.Equal(1, stale.StaleProfileUpdates);
+        Assert.Equal(2_000, (await _client.GetUserAsync(new GetUserRequest { WorkspaceId = ws, CustomerId = "a" })).UpdatedAtMs);
+    }
+
+    [Fact]
+    public async Task LooksUpAUserByARawSpellingWhenGivenTheIdentifierKind()
+    {
+        var ws = "ws" + Guid.NewGuid().ToString("N")[..8];
+        await _client.IngestUsersAsync(new IngestUsersRequest { WorkspaceId = ws, Users = { NewUser("ada@example.com") } });
+
+        var user = await _client.GetUserAsync(new GetUserRequest { WorkspaceId = ws, CustomerId = " Ada@Example.com", IdentifierKind = 1 });
+
+        Assert.Equal("ada@example.com", user.CustomerId);
+    }
+
+    [Fact]
+    public async Task ListsEventsWithinATimeRange()
+    {
+        var ws = "ws" + Guid.NewGuid().ToString("N")[..8];
+        var request = new IngestEventsRequest { WorkspaceId = ws, ConfigName = "c" };
+        foreach (var t in new long[] { 1_000, 2_000, 3_000, 4_000 })
+        {
+            request.Events.Add(new EventRecord { User = new UserRecord { CustomerId = "a" }, EventName = "E", EventTimeMs = t });
+        }
+        await _client.IngestEventsAsync(request);
+
+        var listed = await _client.ListUserEventsAsync(new ListUserEventsRequest { WorkspaceId = ws, CustomerId = "a", FromMs = 2_000, ToMs = 3_000 });
+
+        Assert.Equal([2_000L, 3_000L], listed.Events.Select(e => e.EventTimeMs));
+    }
+
+    [Fact]
+    public async Task AnswersNotFoundForAnUnknownUser()
+    {
+        var ex = await Assert.ThrowsAsync<RpcException>(() => _client.GetUserAsync(new GetUserRequest { WorkspaceId = "nobody", CustomerId = "x" }).ResponseAsync);
+
+        Assert.Equal(StatusCode.NotFound, ex.StatusCode);
+    }
+
+    [Fact]
+    public async Task AnswersNotFoundForAnUnknownWorkspaceAuth()
+    {
+        var ex = await Assert.ThrowsAsync<RpcException>(() => _client.GetWorkspaceAuthAsync(new GetWorkspaceAuthRequest { WorkspaceId = "nobody" }).ResponseAsync);
+
+        Assert.Equal(StatusCode.NotFound, ex.StatusCode);
+    }
+
+    [Theory]
+    [InlineData("", "a", "E", 1L, "workspace_id")]
+    [InlineData("ws", "", "E", 1L, "events[0].user.customer_id")]
+    [InlineData("ws", "a", "", 1L, "events[0].event_name")]
+    [InlineData("ws", "a", "E", 0L, "events[0].event_time_ms")]
+    public async Task RejectsInvalidEventsNamingTheField(string ws, string customerId, string eventName, long time, string field)
+    {
+        var request = new IngestEventsRequest { WorkspaceId = ws };
+        request.Events.Add(new EventRecord { User = new UserRecord { CustomerId = customerId }, EventName = eventName, EventTimeMs = time });
+
+        var ex = await Assert.ThrowsAsync<RpcException>(() => _client.IngestEventsAsync(request).ResponseAsync);
+
+        Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
+        Assert.StartsWith(field, ex.Status.Detail);
+    }
+
+    [Fact]
+    public async Task RejectsAnEmptyBatch()
+    {
+        var ex = await Assert.ThrowsAsync<RpcException>(() => _client.IngestUsersAsync(new IngestUsersRequest { WorkspaceId = "ws" }).ResponseAsync);
+
+        Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
+    }
+
+    [Fact]
+    public async Task AnswersUnavailableWhenRedisIsDown()
+    {
+        await using var service = new KestrelServiceFactory<ingestion::Program>(new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:redis"] = $"127.0.0.1:{FreePort.Next()},connectTimeout=300,abortConnect=false,syncTimeout=1000,asyncTimeout=1000",
+        }, grpc: true);
+        using var channel = service.CreateGrpcChannel();
+
+        var ex = await Assert.ThrowsAsync<RpcException>(() => new IngestionClient(channel).IngestUsersAsync(
+            new IngestUsersRequest { WorkspaceId = "ws", Users = { NewUser("a") } }, deadline: DateTime.UtcNow.AddSeconds(20)).ResponseAsync);
+
+        Assert.Equal(StatusCode.Unavailable, ex.StatusCode);
+    }
+}
