@@ -36,7 +36,9 @@ var options = Options.Create(new RateLimitingOptions());
 var replicas = new Replica[settings.Replicas];
 for (var i = 0; i < replicas.Length; i++)
 {
-    var connection = await ConnectionMultiplexer.ConnectAsync(connectionString);
+    var configuration = ConfigurationOptions.Parse(connectionString);
+    configuration.AllowAdmin = true; // INFO commandstats, for Redis's own view of the script's cost
+    var connection = await ConnectionMultiplexer.ConnectAsync(configuration);
     replicas[i] = new Replica(
         connection,
         new RedisRateCounter(connection, options, metrics, TimeProvider.System, NullLogger<RedisRateCounter>.Instance));
@@ -53,14 +55,16 @@ if (settings.WarmupSeconds > 0)
     await OpenLoop.RunAsync(replicas, "bench-warmup-" + Guid.NewGuid().ToString("N"), settings.Limit, settings.OfferedPerSecond,
         TimeSpan.FromSeconds(settings.WarmupSeconds));
 }
+var statsBefore = ServerStats.Parse(await server.InfoRawAsync("commandstats") ?? "");
 var run = await OpenLoop.RunAsync(replicas, "bench-" + Guid.NewGuid().ToString("N"), settings.Limit, settings.OfferedPerSecond,
     TimeSpan.FromSeconds(settings.Seconds));
+var statsAfter = ServerStats.Parse(await server.InfoRawAsync("commandstats") ?? "");
 foreach (var replica in replicas)
 {
     await replica.Connection.DisposeAsync();
 }
 
-return Report.Print(settings, run) ? 0 : 1;
+return Report.Print(settings, run, statsAfter.Since(statsBefore)) ? 0 : 1;
 
 static string BuildConfiguration() =>
 #if DEBUG

@@ -8,7 +8,7 @@ internal static class Report
     private const double LatencyTargetMilliseconds = 1;
 
     /// <summary>Prints the per-second table, the rate error and the latency percentiles; true when both targets are met.</summary>
-    public static bool Print(BenchSettings settings, RunResult run)
+    public static bool Print(BenchSettings settings, RunResult run, ServerStats server)
     {
         var limit = settings.Limit;
         var seconds = settings.Seconds;
@@ -56,6 +56,8 @@ internal static class Report
         Console.WriteLine($"PING baseline      {Row(ping)}");
         Console.WriteLine($"limiter - PING     {Quantile(limiter, 0.50) - Quantile(ping, 0.50),7:0.000} " +
             $"{Quantile(limiter, 0.90) - Quantile(ping, 0.90),7:0.000} {Quantile(limiter, 0.99) - Quantile(ping, 0.99),7:0.000}");
+        Console.WriteLine($"inside Redis (commandstats): EVALSHA {server.MicrosecondsPerCall("evalsha"):0.0} µs/call " +
+            $"over {server.Calls("evalsha")} calls, PING {server.MicrosecondsPerCall("ping"):0.0} µs/call");
 
         var rateOk = Math.Abs(steadyError) <= RateTolerancePercent && unavailable == 0;
         var latencyOk = Quantile(limiter, 0.99) < LatencyTargetMilliseconds;
