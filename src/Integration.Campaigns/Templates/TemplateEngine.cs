@@ -38,7 +38,7 @@ internal sealed record TemplateOutput(string Text, IReadOnlyList<string> Missing
 /// MoEngage-style personalisation on Fluid (Liquid). Templates see only the values given to them (no
 /// CLR members, no includes, no file system), and rendering is bounded by a step and recursion limit.
 /// </summary>
-internal static class TemplateEngine
+internal static partial class TemplateEngine
 {
     public const int MaxTemplateLength = 64 * 1024;
     public const int MaxOutputLength = 1024 * 1024;
@@ -53,6 +53,10 @@ internal static class TemplateEngine
     };
 
     private static readonly FluidParser Parser = new();
+
+    // Templates come from API callers: nothing may reach the file system or other templates.
+    [System.Text.RegularExpressions.GeneratedRegex(@"\{%-?\s*(include|render|layout|renderbody|section)\b")]
+    private static partial System.Text.RegularExpressions.Regex ForbiddenTags();
 
     private static readonly TemplateOptions Options = CreateOptions();
 
@@ -75,6 +79,11 @@ internal static class TemplateEngine
         if (source.Length > MaxTemplateLength)
         {
             error = $"longer than {MaxTemplateLength} characters";
+            return false;
+        }
+        if (ForbiddenTags().Match(source) is { Success: true } forbidden)
+        {
+            error = $"the '{forbidden.Groups[1].Value}' tag is not allowed at {Position(source, forbidden.Index)}";
             return false;
         }
         if (!Parser.TryParse(MoEngageSyntax.ToLiquid(source), out var parsed, out var parseError))
@@ -108,7 +117,7 @@ internal static class TemplateEngine
         {
             text = await template.RenderAsync(context, encoder);
         }
-        catch (Exception ex) when (ex is InvalidOperationException or ArgumentException or FormatException or OverflowException)
+        catch (Exception ex) when (ex is not OperationCanceledException)
         {
             return new TemplateOutput("", [], $"the template could not be rendered ({ex.Message})");
         }
@@ -117,6 +126,13 @@ internal static class TemplateEngine
             return new TemplateOutput("", [], $"the rendered text is longer than {MaxOutputLength} characters");
         }
         return new TemplateOutput(text, missing.Names.Distinct().ToList(), null);
+    }
+
+    private static string Position(string source, int index)
+    {
+        var line = 1 + source.AsSpan(0, index).Count('\n');
+        var column = index - source.LastIndexOf('\n', Math.Max(0, index - 1)) ;
+        return $"({line}:{(line == 1 ? index + 1 : column)})";
     }
 
     private static IEnumerable<(string Name, FluidValue Value)> Globals(TemplateModel model, MissingValues missing)
