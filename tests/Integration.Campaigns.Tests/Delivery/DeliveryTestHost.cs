@@ -64,6 +64,8 @@ internal sealed class DeliveryTestHost : IAsyncDisposable
         {
             config[key] = value;
         }
+        // The test output holds the referenced services' appsettings.json (with their fixed Kestrel ports): not ours.
+        builder.Configuration.Sources.Clear();
         builder.Configuration.AddInMemoryCollection(config);
         builder.AddServiceDefaults();
         builder.Services.AddSingleton<IConnectionMultiplexer>(_ => ConnectionMultiplexer.Connect(redisConnectionString));

@@ -1,0 +1,49 @@
+using Integration.Campaigns.Delivery;
+
+namespace Integration.Campaigns.Tests.Delivery;
+
+/// <summary>The emulator enforcing Heap's per-identity limit, scaled down (5 requests per 2 s) so the test is short.</summary>
+public sealed class StrictEmulatorFixture() : EmulatorFixture(new Dictionary<string, string?>
+{
+    ["HeapEmulator:EnforceLimits"] = "true",
+    ["HeapEmulator:RequestsPerIdentity"] = "5",
+    ["HeapEmulator:RequestWindowSeconds"] = "2",
+});
+
+public sealed class ThrottlingTests(StrictEmulatorFixture fixture) : IClassFixture<StrictEmulatorFixture>
+{
+    [Fact]
+    public async Task ThrottlingKeepsHeapsPerIdentityLimitSoTheEmulatorNeverAnswers429()
+    {
+        var workspace = "ws-" + Guid.NewGuid().ToString("N")[..8];
+        var settings = new Dictionary<string, string?>
+        {
+            ["Delivery:Throttle:Enabled"] = "true",
+            ["Delivery:Throttle:HeapIdentityLimit"] = "5",
+            ["Delivery:Throttle:HeapIdentityWindow"] = "00:00:02",
+            ["Delivery:Throttle:SafetyMargin"] = "00:00:00.200",
+        };
+        // Two replicas share one budget through Redis.
+        await using var first = await DeliveryTestHost.StartAsync(fixture.Redis.ConnectionString, settings);
+        await using var second = await DeliveryTestHost.StartAsync(fixture.Redis.ConnectionString, settings);
+        var identity = "user-" + Guid.NewGuid().ToString("N")[..10];
+        var requests = Enumerable.Range(0, 15)
+            .Select(i => Deliveries.HeapTrack(fixture.EmulatorAddress, workspace, "c-throttle", identity, trigger: "t" + i))
+            .ToList();
+
+        foreach (var request in requests)
+        {
+            await first.Queue.EnqueueAsync(request, CancellationToken.None);
+        }
+        await Deliveries.EventuallyAsync(() => first.Store.GetCountersAsync(workspace, "c-throttle"),
+            c => c[DeliveryCounterNames.Succeeded] == 15, TimeSpan.FromSeconds(30), "15 deliveries to succeed");
+
+        var stats = await fixture.Http.StatsAsync();
+        Assert.False(stats.Rejected.ContainsKey("429"), "the emulator answered 429: " + string.Join(", ", stats.Rejected));
+        Assert.Equal(15, (await fixture.Http.EventsAsync(identity)).Count);
+        var counters = await first.Store.GetCountersAsync(workspace, "c-throttle");
+        Assert.True(counters[DeliveryCounterNames.Throttled] > 0, "nothing was throttled");
+        Assert.Equal(0, counters[DeliveryCounterNames.Retried]);
+        Assert.Equal(15, counters[DeliveryCounterNames.Sent]);
+    }
+}
