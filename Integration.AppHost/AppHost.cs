@@ -11,16 +11,19 @@ var redis = builder.AddIntegrationRedis("redis");
 var ingestion = builder.AddProject<Projects.Integration_Ingestion>("ingestion")
     .WithHostEnvironment()
     .WithFixedPort("grpc", "Ingestion")
+    .WithHttpHealthCheck("/health", endpointName: "http")
     .WithEnvironment("Admin__Token", adminToken)
     .WithReference(redis).WaitFor(redis);
 
 var heap = builder.AddProject<Projects.Integration_HeapEmulator>("heap")
     .WithHostEnvironment()
-    .WithFixedPort("http", "Heap");
+    .WithFixedPort("http", "Heap")
+    .WithHttpHealthCheck("/health");
 
 var edge = builder.AddProject<Projects.Integration_Edge>("edge")
     .WithHostEnvironment()
     .WithFixedPort("http", "Edge")
+    .WithHttpHealthCheck("/health")
     .WithExternalHttpEndpoints()
     .WithReference(redis).WaitFor(redis)
     // The edge cannot accept anything before ingestion can store it.
@@ -41,6 +44,7 @@ if (builder.Environment.IsDevelopment())
 builder.AddProject<Projects.Integration_Campaigns>("campaigns")
     .WithHostEnvironment()
     .WithFixedPort("grpc", "Campaigns")
+    .WithHttpHealthCheck("/health", endpointName: "http")
     .WithEnvironment("Admin__Token", adminToken)
     .WithReference(redis).WaitFor(redis)
     .WithReference(ingestion).WaitFor(ingestion)

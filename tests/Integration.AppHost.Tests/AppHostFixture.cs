@@ -46,3 +46,10 @@ public sealed class AppHostFixture : IAsyncLifetime
         }
     }
 }
+
+/// <summary>One running system shared by every whole-system test (starting it takes ~10-20 s).</summary>
+[CollectionDefinition(Name)]
+public sealed class AppHostCollection : ICollectionFixture<AppHostFixture>
+{
+    public const string Name = "apphost";
+}

@@ -1,6 +1,7 @@
 namespace Integration.AppHost.Tests;
 
-public sealed class ResourceHealthTests(AppHostFixture fixture) : IClassFixture<AppHostFixture>
+[Collection(AppHostCollection.Name)]
+public sealed class ResourceHealthTests(AppHostFixture fixture)
 {
     [Fact]
     public async Task EveryResourceBecomesHealthyWithoutAContainerRuntime()
