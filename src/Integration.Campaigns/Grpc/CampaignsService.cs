@@ -341,7 +341,7 @@ internal sealed class CampaignsService(
         {
             var step = spec.Steps[i];
             var schemeEnd = step.Url.IndexOf("://", StringComparison.Ordinal);
-            var uri = new Uri($"{step.Url[..schemeEnd]}://{LiteralHost(step.Url, $"spec.steps[{i}].url")}/");
+            var uri = new UriBuilder(step.Url[..schemeEnd], LiteralHost(step.Url, $"spec.steps[{i}].url")).Uri;
             if (await urlGuard.CheckAsync(uri, cancellationToken) is { } refused)
             {
                 throw Invalid($"spec.steps[{i}].url: refused: {refused}.");

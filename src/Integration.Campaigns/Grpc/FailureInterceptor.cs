@@ -1,13 +1,12 @@
 using Grpc.Core;
 using Grpc.Core.Interceptors;
-using Integration.Campaigns.Users;
 using StackExchange.Redis;
 
 namespace Integration.Campaigns.Grpc;
 
 /// <summary>
-/// Storage or ingestion being unreachable is Unavailable (retry), never Unknown; a peer's InvalidArgument
-/// or NotFound passes through with its message.
+/// Storage being unreachable is Unavailable (retry), never Unknown. Failures of ingestion calls pass through
+/// with their own status (Unavailable, DeadlineExceeded …).
 /// </summary>
 internal sealed class FailureInterceptor : Interceptor
 {
@@ -21,10 +20,6 @@ internal sealed class FailureInterceptor : Interceptor
         catch (Exception ex) when (ex is RedisConnectionException or RedisTimeoutException)
         {
             throw new RpcException(new Status(StatusCode.Unavailable, "Campaign storage is unavailable; retry shortly."));
-        }
-        catch (RpcException ex) when (RpcFailures.IsTransient(ex) && !context.CancellationToken.IsCancellationRequested)
-        {
-            throw new RpcException(new Status(StatusCode.Unavailable, $"The ingestion service is unavailable ({ex.Status.Detail}); retry shortly."));
         }
     }
 }
