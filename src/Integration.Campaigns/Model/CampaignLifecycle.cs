@@ -5,7 +5,7 @@ using Integration.Campaigns.V1;
 namespace Integration.Campaigns.Model;
 
 /// <summary>State changes of campaigns and the schedule entries that follow from them.</summary>
-internal sealed class CampaignLifecycle(ICampaignStore store, IScheduleStore schedule, TimeProvider time)
+internal sealed class CampaignLifecycle(ICampaignStore store, IScheduleStore schedule, Runner.TriggerConsumer triggers, TimeProvider time)
 {
     private const int MaxConflictRetries = 10;
 
@@ -43,11 +43,27 @@ internal sealed class CampaignLifecycle(ICampaignStore store, IScheduleStore sch
         }
     }
 
-    /// <summary>Puts the schedule entry in line with the campaign: present (at its next run) only while it is active.</summary>
-    public Task SyncScheduleAsync(Campaign campaign) =>
-        campaign.State == CampaignState.Active && campaign.NextRunMs > 0
-            ? schedule.SetAsync(campaign.WorkspaceId, campaign.CampaignId, DateTimeOffset.FromUnixTimeMilliseconds(campaign.NextRunMs))
-            : schedule.RemoveAsync(campaign.WorkspaceId, campaign.CampaignId);
+    /// <summary>
+    /// Puts the runner's state in line with the campaign: the schedule entry present (at its next run) only
+    /// while it is active, and for an active event-triggered campaign the stream's consumer group in place
+    /// from now on, so events stored after activation are never missed.
+    /// </summary>
+    public async Task SyncScheduleAsync(Campaign campaign)
+    {
+        var active = campaign.State == CampaignState.Active;
+        if (active && campaign.NextRunMs > 0)
+        {
+            await schedule.SetAsync(campaign.WorkspaceId, campaign.CampaignId, DateTimeOffset.FromUnixTimeMilliseconds(campaign.NextRunMs));
+        }
+        else
+        {
+            await schedule.RemoveAsync(campaign.WorkspaceId, campaign.CampaignId);
+        }
+        if (active && campaign.Spec.DeliveryCase == CampaignSpec.DeliveryOneofCase.EventTriggered)
+        {
+            await triggers.EnsureGroupAsync(campaign.WorkspaceId);
+        }
+    }
 
     public async Task<Campaign> ChangeStateAsync((string WorkspaceId, string CampaignId) ids, CampaignState target)
     {

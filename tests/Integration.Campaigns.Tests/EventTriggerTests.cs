@@ -1,0 +1,215 @@
+using Integration.Campaigns.Runner;
+using Integration.Campaigns.Storage;
+using Integration.Campaigns.Tests.Support;
+using Integration.Campaigns.V1;
+using Integration.Segments.V1;
+using Microsoft.Extensions.Time.Testing;
+using StackExchange.Redis;
+
+namespace Integration.Campaigns.Tests;
+
+/// <summary>Event-triggered campaigns, driven step by step: stream → consumer → pending steps, on a fake clock.</summary>
+public sealed class EventTriggerTests(CampaignsFixture fixture) : IClassFixture<CampaignsFixture>
+{
+    private static readonly TimeSpan Hour = TimeSpan.FromHours(1);
+
+    private CampaignSpec Spec(string trigger, string exit = "", bool firstTimeOnly = false, params RequestStep[] steps)
+    {
+        var spec = new CampaignSpec
+        {
+            Name = trigger,
+            EventTriggered = new EventTriggeredDelivery { EventName = trigger, ExitEventName = exit, FirstTimeOnly = firstTimeOnly },
+        };
+        spec.Steps.AddRange(steps.Length > 0 ? steps : [Specs.HeapTrack(fixture.HeapTrackUrl, Specs.TrackBody("Sent"))]);
+        return spec;
+    }
+
+    private static async Task<Campaign> CreateAsync(CampaignsHost host, string ws, CampaignSpec spec) =>
+        await host.Client.CreateCampaignAsync(new CreateCampaignRequest { WorkspaceId = ws, Spec = spec, Activate = true }, CampaignsHost.Call);
+
+    [Fact]
+    public async Task AnEventThatMatchesSendsAtOnceWithItsAttributesAndTraceContext()
+    {
+        var queue = new RecordingDeliveryQueue();
+        await using var host = fixture.StartCampaigns(new FakeTimeProvider(DateTimeOffset.UtcNow), queue);
+        var ws = Specs.NewWorkspace();
+        var spec = Spec("Checkout Started", steps: Specs.HeapTrack(fixture.HeapTrackUrl, Specs.TrackBody("Nudge", "{\"order\":\"{{EventAttribute['order_id']}}\"}")));
+        spec.EventTriggered.EventFilters.Add(new EventAttributeFilter { Attribute = "total", Operator = AttributeOperator.GreaterThan, Value = CampaignsFixture.Value(50) });
+        var campaign = await CreateAsync(host, ws, spec);
+
+        await fixture.IngestEventAsync(ws, "u1", "Checkout Started", DateTimeOffset.UtcNow, ("order_id", "o-1"), ("total", 80));
+        await fixture.IngestEventAsync(ws, "u2", "Checkout Started", DateTimeOffset.UtcNow, ("order_id", "o-2"), ("total", 10));
+        await fixture.IngestEventAsync(ws, "u3", "Page Viewed", DateTimeOffset.UtcNow);
+        await host.Get<TriggerConsumer>().PollOnceAsync(CancellationToken.None);
+
+        var delivery = Assert.Single(queue.For(ws));
+        Assert.Equal("u1", delivery.CustomerId);
+        Assert.Equal(campaign.CampaignId, delivery.CampaignId);
+        Assert.Contains("\"order\":\"o-1\"", delivery.Body);
+        var entry = (await Db().StreamRangeAsync($"stream:{{{ws}}}", count: 1))[0];
+        Assert.Equal(entry["event_id"].ToString(), delivery.TriggerId);
+        Assert.Equal(entry["traceparent"].IsNullOrEmpty ? null : entry["traceparent"].ToString(), delivery.TraceParent);
+        Assert.Equal(0, (await Db().StreamPendingAsync($"stream:{{{ws}}}", "campaigns-triggers")).PendingMessageCount);
+        Assert.Equal(3, (await Db().StreamGroupInfoAsync($"stream:{{{ws}}}")).Single().EntriesRead);
+    }
+
+    [Fact]
+    public async Task AnExitEventCancelsThePendingSendOnlyForThatUser()
+    {
+        var queue = new RecordingDeliveryQueue();
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var host = fixture.StartCampaigns(time, queue);
+        var ws = Specs.NewWorkspace();
+        await CreateAsync(host, ws, Spec("Checkout Started", exit: "Order Completed", steps: Specs.HeapTrack(fixture.HeapTrackUrl, Specs.TrackBody("Come back"), delayMs: (long)Hour.TotalMilliseconds)));
+        var consumer = host.Get<TriggerConsumer>();
+        var steps = host.Get<PendingStepRunner>();
+
+        await fixture.IngestEventAsync(ws, "buyer", "Checkout Started", DateTimeOffset.UtcNow);
+        await fixture.IngestEventAsync(ws, "leaver", "Checkout Started", DateTimeOffset.UtcNow);
+        await consumer.PollOnceAsync(CancellationToken.None);
+        var pendingBefore = await host.Get<IPendingSendStore>().CountAsync(ws);
+        await fixture.IngestEventAsync(ws, "buyer", "Order Completed", DateTimeOffset.UtcNow.AddSeconds(1));
+        await consumer.PollOnceAsync(CancellationToken.None);
+        var pendingAfterExit = await host.Get<IPendingSendStore>().CountAsync(ws);
+        await steps.RunDueAsync(CancellationToken.None);
+        var sentBeforeDelay = queue.For(ws).Count;
+        time.Advance(Hour);
+        await steps.RunDueAsync(CancellationToken.None);
+
+        Assert.Equal(2, pendingBefore);
+        Assert.Equal(1, pendingAfterExit);
+        Assert.Equal(0, sentBeforeDelay);
+        Assert.Equal("leaver", Assert.Single(queue.For(ws)).CustomerId);
+        Assert.Equal(0, await host.Get<IPendingSendStore>().CountAsync(ws));
+    }
+
+    [Fact]
+    public async Task AnExitEventNotYetConsumedStillCancelsWhenTheStepFallsDue()
+    {
+        var queue = new RecordingDeliveryQueue();
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var host = fixture.StartCampaigns(time, queue);
+        var ws = Specs.NewWorkspace();
+        await CreateAsync(host, ws, Spec("Checkout Started", exit: "Order Completed", steps: Specs.HeapTrack(fixture.HeapTrackUrl, Specs.TrackBody("Come back"), delayMs: (long)Hour.TotalMilliseconds)));
+
+        await fixture.IngestEventAsync(ws, "buyer", "Checkout Started", DateTimeOffset.UtcNow);
+        await host.Get<TriggerConsumer>().PollOnceAsync(CancellationToken.None);
+        await fixture.IngestEventAsync(ws, "buyer", "Order Completed", DateTimeOffset.UtcNow.AddSeconds(1));
+        time.Advance(Hour);
+        var processed = await host.Get<PendingStepRunner>().RunDueAsync(CancellationToken.None);
+
+        Assert.Equal(1, processed);
+        Assert.Empty(queue.For(ws));
+    }
+
+    [Fact]
+    public async Task FirstTimeOnlyTriggersOnTheFirstEverOccurrenceAndRunsEveryStepAfterItsDelay()
+    {
+        var queue = new RecordingDeliveryQueue();
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var host = fixture.StartCampaigns(time, queue);
+        var ws = Specs.NewWorkspace();
+        // The veteran used the feature last month: retroactive history stored before the campaign existed.
+        await fixture.IngestEventAsync(ws, "veteran", "Feature Used", DateTimeOffset.UtcNow.AddDays(-30));
+        await CreateAsync(host, ws, Spec("Feature Used", firstTimeOnly: true, steps:
+        [
+            Specs.HeapTrack(fixture.HeapTrackUrl, Specs.TrackBody("Tip 1")),
+            Specs.HeapTrack(fixture.HeapTrackUrl, Specs.TrackBody("Tip 2"), delayMs: (long)TimeSpan.FromDays(2).TotalMilliseconds),
+        ]));
+        var consumer = host.Get<TriggerConsumer>();
+
+        await fixture.IngestEventAsync(ws, "newbie", "Feature Used", DateTimeOffset.UtcNow);
+        await fixture.IngestEventAsync(ws, "veteran", "Feature Used", DateTimeOffset.UtcNow);
+        await consumer.PollOnceAsync(CancellationToken.None);
+        await fixture.IngestEventAsync(ws, "newbie", "Feature Used", DateTimeOffset.UtcNow.AddSeconds(5));
+        await consumer.PollOnceAsync(CancellationToken.None);
+        var afterTrigger = queue.For(ws).ToList();
+        time.Advance(TimeSpan.FromDays(1));
+        await host.Get<PendingStepRunner>().RunDueAsync(CancellationToken.None);
+        var afterOneDay = queue.For(ws).Count;
+        time.Advance(TimeSpan.FromDays(1));
+        await host.Get<PendingStepRunner>().RunDueAsync(CancellationToken.None);
+
+        var first = Assert.Single(afterTrigger);
+        Assert.Equal(("newbie", 0), (first.CustomerId, first.StepIndex));
+        Assert.Equal(1, afterOneDay);
+        Assert.Equal([0, 1], queue.For(ws).Select(d => d.StepIndex).ToArray());
+        Assert.All(queue.For(ws), d => Assert.Equal("newbie", d.CustomerId));
+        Assert.Equal(first.TriggerId, queue.For(ws)[1].TriggerId);
+    }
+
+    [Fact]
+    public async Task TwoReplicasNeverBothSendADueStep()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var queueA = new RecordingDeliveryQueue();
+        var queueB = new RecordingDeliveryQueue();
+        await using var a = fixture.StartCampaigns(time, queueA, settings: new Dictionary<string, string?> { ["Campaigns:ConsumerName"] = "a" });
+        await using var b = fixture.StartCampaigns(time, queueB, settings: new Dictionary<string, string?> { ["Campaigns:ConsumerName"] = "b" });
+        var ws = Specs.NewWorkspace();
+        await CreateAsync(a, ws, Spec("Signed Up", steps: Specs.HeapTrack(fixture.HeapTrackUrl, Specs.TrackBody("Welcome"), delayMs: 60_000)));
+        for (var i = 0; i < 40; i++)
+        {
+            await fixture.IngestEventAsync(ws, $"user-{i}", "Signed Up", DateTimeOffset.UtcNow);
+        }
+
+        await Task.WhenAll(a.Get<TriggerConsumer>().PollOnceAsync(CancellationToken.None), b.Get<TriggerConsumer>().PollOnceAsync(CancellationToken.None));
+        time.Advance(TimeSpan.FromMinutes(1));
+        await Task.WhenAll(
+            a.Get<PendingStepRunner>().RunDueAsync(CancellationToken.None),
+            b.Get<PendingStepRunner>().RunDueAsync(CancellationToken.None),
+            a.Get<PendingStepRunner>().RunDueAsync(CancellationToken.None));
+
+        var all = queueA.For(ws).Concat(queueB.For(ws)).ToList();
+        Assert.Equal(40, all.Count);
+        Assert.Equal(40, queueA.Calls + queueB.Calls - CallsOutside(ws, queueA, queueB));
+        Assert.Equal(40, all.Select(d => d.CustomerId).Distinct().Count());
+    }
+
+    [Fact]
+    public async Task EntriesLeftByADeadReplicaAreClaimedByAnother()
+    {
+        var queue = new RecordingDeliveryQueue();
+        await using var host = fixture.StartCampaigns(new FakeTimeProvider(DateTimeOffset.UtcNow), queue,
+            settings: new Dictionary<string, string?> { ["Campaigns:ClaimIdleSeconds"] = "1", ["Campaigns:ConsumerName"] = "survivor" });
+        var ws = Specs.NewWorkspace();
+        await CreateAsync(host, ws, Spec("Signed Up"));
+        await fixture.IngestEventAsync(ws, "u1", "Signed Up", DateTimeOffset.UtcNow);
+
+        var taken = await Db().StreamReadGroupAsync($"stream:{{{ws}}}", "campaigns-triggers", "dead-replica", StreamPosition.NewMessages, 10);
+        await host.Get<TriggerConsumer>().PollOnceAsync(CancellationToken.None);
+        var beforeIdle = queue.For(ws).Count;
+        await Task.Delay(TimeSpan.FromSeconds(1.2));
+        await host.Get<TriggerConsumer>().PollOnceAsync(CancellationToken.None);
+        var pending = await Db().StreamPendingAsync($"stream:{{{ws}}}", "campaigns-triggers");
+
+        Assert.Single(taken);
+        Assert.Equal(0, beforeIdle);
+        Assert.Equal("u1", Assert.Single(queue.For(ws)).CustomerId);
+        Assert.Equal(0, pending.PendingMessageCount);
+    }
+
+    [Fact]
+    public async Task APausedCampaignDropsItsPendingSteps()
+    {
+        var queue = new RecordingDeliveryQueue();
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var host = fixture.StartCampaigns(time, queue);
+        var ws = Specs.NewWorkspace();
+        var campaign = await CreateAsync(host, ws, Spec("Signed Up", steps: Specs.HeapTrack(fixture.HeapTrackUrl, Specs.TrackBody("Welcome"), delayMs: 60_000)));
+        await fixture.IngestEventAsync(ws, "u1", "Signed Up", DateTimeOffset.UtcNow);
+        await host.Get<TriggerConsumer>().PollOnceAsync(CancellationToken.None);
+
+        await host.Client.PauseCampaignAsync(new CampaignStateRequest { WorkspaceId = ws, CampaignId = campaign.CampaignId }, CampaignsHost.Call);
+        time.Advance(TimeSpan.FromMinutes(1));
+        await host.Get<PendingStepRunner>().RunDueAsync(CancellationToken.None);
+
+        Assert.Empty(queue.For(ws));
+        Assert.Equal(0, await host.Get<IPendingSendStore>().CountAsync(ws));
+    }
+
+    private static int CallsOutside(string ws, params RecordingDeliveryQueue[] queues) =>
+        queues.Sum(q => q.Requests.Count(r => r.WorkspaceId != ws));
+
+    private IDatabase Db() => ConnectionMultiplexer.Connect(fixture.Redis.ConnectionString).GetDatabase();
+}
