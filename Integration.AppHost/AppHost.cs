@@ -1,4 +1,5 @@
 using Integration.AppHost;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 
 var builder = DistributedApplication.CreateBuilder(args);
@@ -35,10 +36,22 @@ ingestion.WithEnvironment("Ingestion__EdgePublicBaseUrl", edge.GetEndpoint("http
 if (builder.Environment.IsDevelopment())
 {
     // The demo workspace and its heap-demo config, so the README's curl examples work right after start.
+    var demoWorkspace = builder.AddParameter("demo-workspace-id");
+    var demoKey = builder.AddParameter("demo-data-api-key", secret: true);
     ingestion
         .WithEnvironment("Demo__Enabled", "true")
-        .WithEnvironment("Demo__WorkspaceId", builder.AddParameter("demo-workspace-id"))
-        .WithEnvironment("Demo__DataApiKey", builder.AddParameter("demo-data-api-key", secret: true));
+        .WithEnvironment("Demo__WorkspaceId", demoWorkspace)
+        .WithEnvironment("Demo__DataApiKey", demoKey);
+
+    // Realistic Heap webhooks against the demo workspace, so the dashboard fills up within a minute.
+    if (builder.Configuration.GetValue("HeapTraffic:Enabled", true))
+    {
+        builder.AddProject<Projects.Integration_HeapTraffic>("heap-traffic")
+            .WithHostEnvironment()
+            .WithEnvironment("HeapTraffic__WorkspaceId", demoWorkspace)
+            .WithEnvironment("HeapTraffic__DataApiKey", demoKey)
+            .WithReference(edge).WaitFor(edge);
+    }
 }
 
 builder.AddProject<Projects.Integration_Campaigns>("campaigns")

@@ -26,6 +26,8 @@ public sealed class AppHostFixture : IAsyncLifetime
                 $"--Redis:DataDirectory={_dataDirectory}",
                 // Random ports, so a developer's running AppHost does not clash with the tests.
                 "--Ports:Edge=0", "--Ports:Ingestion=0", "--Ports:Campaigns=0", "--Ports:Heap=0",
+                // Tests send their own traffic; the demo generator would only add noise.
+                "--HeapTraffic:Enabled=false",
             ],
             cts.Token);
         builder.Services.AddLogging(logging => logging.SetMinimumLevel(LogLevel.Warning));
