@@ -61,6 +61,9 @@ public sealed class BusinessEventTests(CampaignsFixture fixture) : IClassFixture
         Assert.Contains("\"sale\":\"Spring\"", delivery.Body);
         Assert.Equal("application/json", delivery.ContentType);
         Assert.Equal(2, queue.Calls);
+        var stats = await StackExchange.Redis.ConnectionMultiplexer.Connect(fixture.Redis.ConnectionString).GetDatabase()
+            .HashGetAllAsync($"dlv:{{{ws}}}:stats:{campaign.CampaignId}");
+        Assert.Contains(stats, e => e.Name.ToString().Contains("first name", StringComparison.Ordinal) && (int)e.Value == 2);
     }
 
     [Fact]

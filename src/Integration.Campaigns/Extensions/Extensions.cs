@@ -8,7 +8,6 @@ using Integration.Campaigns.Storage;
 using Integration.Campaigns.Users;
 using Integration.Ingestion.V1;
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Options;
 
 namespace Integration.Campaigns.Extensions;
 

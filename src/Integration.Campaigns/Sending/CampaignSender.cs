@@ -13,6 +13,7 @@ internal sealed partial class CampaignSender(
     CompiledCampaignCache compiled,
     IUrlGuard urlGuard,
     IDeliveryQueue queue,
+    IDeliverySkips skips,
     IUserDirectory users,
     TimeProvider time,
     CampaignMetrics metrics,
@@ -31,12 +32,12 @@ internal sealed partial class CampaignSender(
         var (rendered, skip) = await StepRenderer.RenderAsync(steps[stepIndex], StepRenderer.Model(campaign, user, trigger, time.GetUtcNow()));
         if (rendered is null)
         {
-            Skipped(campaign, user.CustomerId, skip!);
+            await SkippedAsync(campaign, user.CustomerId, skip!, cancellationToken);
             return skip;
         }
         if (await CheckHostAsync(rendered.Url, cancellationToken) is { } refused)
         {
-            Skipped(campaign, user.CustomerId, refused);
+            await SkippedAsync(campaign, user.CustomerId, refused, cancellationToken);
             return refused;
         }
         await queue.EnqueueAsync(ToDelivery(campaign, rendered, user.CustomerId, trigger, notBefore), cancellationToken);
@@ -65,6 +66,7 @@ internal sealed partial class CampaignSender(
                 && CampaignRules.Text(key) is { Length: > 0 } keyText && !seen.Add(keyText))
             {
                 Skip(summary, $"duplicate {dedupAttribute}");
+                await SkippedAsync(campaign, user.CustomerId, $"duplicate {dedupAttribute}", cancellationToken);
                 continue;
             }
 
@@ -88,7 +90,7 @@ internal sealed partial class CampaignSender(
             }
             if (skip is not null)
             {
-                Skipped(campaign, user.CustomerId, skip);
+                await SkippedAsync(campaign, user.CustomerId, skip, cancellationToken);
                 Skip(summary, skip);
                 continue;
             }
@@ -151,10 +153,12 @@ internal sealed partial class CampaignSender(
         summary.SkipReasons[reason] = summary.SkipReasons.GetValueOrDefault(reason) + 1;
     }
 
-    private void Skipped(Campaign campaign, string customerId, string reason)
+    /// <summary>A skipped user is counted (metrics, and the campaign's delivery counters by reason) and logged.</summary>
+    private async Task SkippedAsync(Campaign campaign, string customerId, string reason, CancellationToken cancellationToken)
     {
         metrics.Skipped(campaign);
         LogSkipped(campaign.CampaignId, customerId, reason);
+        await skips.RecordSkippedAsync(campaign.WorkspaceId, campaign.CampaignId, reason, cancellationToken);
     }
 
     [LoggerMessage(LogLevel.Information, "Campaign {CampaignId} skipped user {CustomerId}: {Reason}")]
