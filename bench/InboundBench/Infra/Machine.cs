@@ -1,0 +1,86 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+
+namespace InboundBench.Infra;
+
+/// <summary>Facts about this machine and its processes, read from /proc.</summary>
+internal static class Machine
+{
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    /// <summary>The repository root (the folder holding Integration.sln), found from the bench's own folder.</summary>
+    public static string RepositoryRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "Integration.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+        throw new InvalidOperationException("Integration.sln not found above " + AppContext.BaseDirectory);
+    }
+
+    /// <summary>Peak resident set (VmHWM) and current resident set (VmRSS) of a process, in MB; 0 if it is gone.</summary>
+    public static (double PeakMb, double CurrentMb) Memory(int pid)
+    {
+        try
+        {
+            double peak = 0, current = 0;
+            foreach (var line in File.ReadLines($"/proc/{pid}/status"))
+            {
+                if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+                {
+                    peak = Kilobytes(line) / 1024.0;
+                }
+                else if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+                {
+                    current = Kilobytes(line) / 1024.0;
+                }
+            }
+            return (peak, current);
+        }
+        catch (IOException)
+        {
+            return (0, 0);
+        }
+    }
+
+    /// <summary>CPU time (user + system) a process has used so far, in seconds.</summary>
+    public static double CpuSeconds(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            // Fields after the command name (which may contain spaces) start after the last ')'.
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+            return ticks / 100.0;
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
+    }
+
+    public static string LoadAverage()
+    {
+        try
+        {
+            return string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
+        }
+        catch (IOException)
+        {
+            return "?";
+        }
+    }
+
+    private static long Kilobytes(string line) =>
+        long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
+}

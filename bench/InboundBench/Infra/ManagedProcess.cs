@@ -1,0 +1,83 @@
+using System.Diagnostics;
+
+namespace InboundBench.Infra;
+
+/// <summary>
+/// A child process started by the bench (a service dll or redis-server), its output in a log file. Killing it is
+/// SIGKILL, as a crash would be; every process is killed when the bench ends.
+/// </summary>
+internal sealed class ManagedProcess : IDisposable
+{
+    private readonly Process _process;
+
+    private ManagedProcess(Process process, string name, string logPath)
+    {
+        _process = process;
+        Name = name;
+        LogPath = logPath;
+    }
+
+    public string Name { get; }
+
+    public string LogPath { get; }
+
+    public int Pid => _process.Id;
+
+    public bool HasExited => _process.HasExited;
+
+    public static ManagedProcess Start(string name, string fileName, IEnumerable<string> arguments, IDictionary<string, string> environment,
+        string logDirectory)
+    {
+        var logPath = Path.Combine(logDirectory, name + ".log");
+        // exec keeps the pid: the shell only redirects the output into the log file.
+        // A service reads appsettings.json from its content root, the working directory: its own folder.
+        var workingDirectory = fileName.EndsWith(".dll", StringComparison.Ordinal) ? Path.GetDirectoryName(fileName)! : logDirectory;
+        var info = new ProcessStartInfo("/bin/sh") { UseShellExecute = false, WorkingDirectory = workingDirectory };
+        info.ArgumentList.Add("-c");
+        info.ArgumentList.Add("exec \"$0\" \"$@\" >>\"$LOGFILE\" 2>&1");
+        info.ArgumentList.Add(fileName.EndsWith(".dll", StringComparison.Ordinal) ? "dotnet" : fileName);
+        if (fileName.EndsWith(".dll", StringComparison.Ordinal))
+        {
+            info.ArgumentList.Add(fileName);
+        }
+        foreach (var argument in arguments)
+        {
+            info.ArgumentList.Add(argument);
+        }
+        info.Environment["LOGFILE"] = logPath;
+        foreach (var (key, value) in environment)
+        {
+            info.Environment[key] = value;
+        }
+        var process = Process.Start(info) ?? throw new InvalidOperationException($"{name} did not start.");
+        return new ManagedProcess(process, name, logPath);
+    }
+
+    /// <summary>kill -9, and wait until the process is gone.</summary>
+    public void Kill()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill();
+            _process.WaitForExit(10_000);
+        }
+    }
+
+    public string LogTail(int lines = 20)
+    {
+        try
+        {
+            return string.Join(Environment.NewLine, File.ReadLines(LogPath).TakeLast(lines));
+        }
+        catch (IOException)
+        {
+            return "";
+        }
+    }
+
+    public void Dispose()
+    {
+        Kill();
+        _process.Dispose();
+    }
+}

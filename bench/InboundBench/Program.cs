@@ -1,0 +1,45 @@
+using System.Globalization;
+using InboundBench.Faults;
+using InboundBench.Throughput;
+
+CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
+CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+
+const string Usage = """
+    InboundBench throughput [--seconds 15] [--warmup 5] [--threads 2] [--connections 64] [--workspaces 200] [--limit 500] [--no-bare] [--results FILE]
+    InboundBench faults [--only kill-ingestion|kill-redis|bad-input]
+    """;
+
+if (args.Length == 0 || args[0] is "-h" or "--help")
+{
+    Console.WriteLine(Usage);
+    return 0;
+}
+
+var options = new Dictionary<string, string>(StringComparer.Ordinal);
+for (var i = 1; i < args.Length; i++)
+{
+    if (!args[i].StartsWith("--", StringComparison.Ordinal))
+    {
+        Console.Error.WriteLine($"unexpected argument '{args[i]}'\n{Usage}");
+        return 2;
+    }
+    options[args[i][2..]] = i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal) ? args[++i] : "true";
+}
+int Int(string name, int fallback) => options.TryGetValue(name, out var value) ? int.Parse(value, CultureInfo.InvariantCulture) : fallback;
+
+return args[0] switch
+{
+    "throughput" => await ThroughputBench.RunAsync(new ThroughputSettings(
+        Seconds: Int("seconds", 15), WarmupSeconds: Int("warmup", 5), Threads: Int("threads", 2), Connections: Int("connections", 64),
+        Workspaces: Int("workspaces", 200), RateLimit: Int("limit", 500), SkipBare: options.ContainsKey("no-bare"),
+        ResultsFile: options.GetValueOrDefault("results"))),
+    "faults" => await FaultSuite.RunAsync(options.GetValueOrDefault("only"), options.GetValueOrDefault("results")),
+    _ => Fail($"unknown command '{args[0]}'\n{Usage}"),
+};
+
+static int Fail(string message)
+{
+    Console.Error.WriteLine(message);
+    return 2;
+}

@@ -1,0 +1,171 @@
+using System.Diagnostics;
+using System.Globalization;
+using InboundBench.Infra;
+using StackExchange.Redis;
+
+namespace InboundBench.Throughput;
+
+internal sealed record ThroughputSettings(int Seconds, int WarmupSeconds, int Threads, int Connections, int Workspaces, int RateLimit,
+    bool SkipBare, string? ResultsFile);
+
+/// <summary>Figures of one target under load.</summary>
+internal sealed record TargetResult(string Name, WrkResult Wrk, IReadOnlyList<ProcessFigures> Processes);
+
+/// <summary>Peak RSS and CPU share of one process over the measured window.</summary>
+internal sealed record ProcessFigures(string Name, double PeakRssMb, double CpuPercent);
+
+/// <summary>
+/// Inbound throughput: the same wrk load against a bare Kestrel endpoint (the machine's ceiling) and against the real
+/// edge → gRPC → ingestion → Redis (AOF everysec) path, each after a warm-up.
+/// </summary>
+internal static class ThroughputBench
+{
+    public const double MinRatio = 0.30;
+    public const double MaxP99Ms = 20;
+    public const double MaxRssMb = 300;
+
+    public static async Task<int> RunAsync(ThroughputSettings settings)
+    {
+        var root = Machine.RepositoryRoot();
+        Console.WriteLine($"machine    {Environment.ProcessorCount} cores, load average {Machine.LoadAverage()} before the run");
+        Console.WriteLine($"load       wrk -t{settings.Threads} -c{settings.Connections}, {settings.WarmupSeconds} s warm-up + {settings.Seconds} s measured, " +
+            $"{settings.Workspaces} workspaces at {settings.RateLimit}/s each, 80 % events / 20 % users, every body unique");
+
+        TargetResult? bare = null;
+        if (!settings.SkipBare)
+        {
+            bare = await RunBareAsync(root, settings);
+            Print(bare);
+        }
+        var pipeline = await RunPipelineAsync(settings);
+        Print(pipeline);
+
+        Console.WriteLine($"load average after the run: {Machine.LoadAverage()}");
+        var ok = Summarise(bare, pipeline);
+        if (settings.ResultsFile is { } file)
+        {
+            await File.WriteAllLinesAsync(file, ResultLines(bare, pipeline));
+        }
+        return ok ? 0 : 1;
+    }
+
+    private static async Task<TargetResult> RunBareAsync(string root, ThroughputSettings settings)
+    {
+        var directory = Directory.CreateTempSubdirectory("inbound-bare-").FullName;
+        var port = Machine.FreePort();
+        using var process = ManagedProcess.Start("bare", Path.Combine(root, "bench/BareKestrel/bin/Release/net10.0/BareKestrel.dll"), [],
+            new Dictionary<string, string> { ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}", ["ASPNETCORE_ENVIRONMENT"] = "Production" }, directory);
+        using (var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) })
+        {
+            for (var i = 0; i < 300; i++)
+            {
+                try
+                {
+                    if ((await http.GetAsync($"http://127.0.0.1:{port}/health")).IsSuccessStatusCode)
+                    {
+                        break;
+                    }
+                }
+                catch (HttpRequestException)
+                {
+                }
+                await Task.Delay(100);
+            }
+        }
+        // The bare endpoint ignores credentials; the script still sends them so the requests are the same bytes.
+        var workspaces = Enumerable.Range(1, settings.Workspaces).Select(i => new Workspace($"bw{i:D4}", "bare-key-" + i)).ToList();
+        var script = WrkRunner.WriteScript(directory, workspaces);
+        var target = new Uri($"http://127.0.0.1:{port}");
+        var result = await MeasureAsync("bare Kestrel", target, script, settings, [("bare", process.Pid)]);
+        Directory.Delete(directory, recursive: true);
+        return result;
+    }
+
+    private static async Task<TargetResult> RunPipelineAsync(ThroughputSettings settings)
+    {
+        await using var stack = await InboundStack.StartAsync();
+        var workspaces = await stack.ProvisionAsync("bw", settings.Workspaces, settings.RateLimit);
+        var script = WrkRunner.WriteScript(stack.Directory, workspaces);
+        var result = await MeasureAsync("pipeline", stack.EdgeAddress, script, settings,
+            [("edge", stack.Edge.Pid), ("ingestion", stack.Ingestion.Pid), ("redis", stack.Redis.Pid)]);
+
+        // Acked webhooks are stored: the events in the streams match what was sent, give or take the users share.
+        var configuration = ConfigurationOptions.Parse(stack.RedisConnectionString);
+        configuration.AllowAdmin = true;
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(configuration);
+        var db = redis.GetDatabase();
+        long streamed = 0;
+        foreach (var workspace in workspaces)
+        {
+            streamed += await db.StreamLengthAsync($"stream:{{{workspace.Id}}}");
+        }
+        var server = redis.GetServer(redis.GetEndPoints()[0]);
+        var commandStats = (await server.InfoRawAsync("commandstats")) ?? "";
+        var scripts = commandStats.Split('\n')
+            .Where(l => l.StartsWith("cmdstat_eval", StringComparison.Ordinal))
+            .Select(l => l.Trim().Split(',')[0].Replace("cmdstat_", "", StringComparison.Ordinal));
+        Console.WriteLine($"stored     {streamed} events in the workspaces' streams (warm-up included); redis scripts: {string.Join(", ", scripts)}");
+        return result;
+    }
+
+    private static async Task<TargetResult> MeasureAsync(string name, Uri target, string script, ThroughputSettings settings,
+        IReadOnlyList<(string Name, int Pid)> processes)
+    {
+        if (settings.WarmupSeconds > 0)
+        {
+            await WrkRunner.RunAsync(target, script, settings.Threads, settings.Connections, settings.WarmupSeconds);
+        }
+        var cpuBefore = processes.Select(p => Machine.CpuSeconds(p.Pid)).ToArray();
+        var clock = Stopwatch.StartNew();
+        var wrk = await WrkRunner.RunAsync(target, script, settings.Threads, settings.Connections, settings.Seconds);
+        var elapsed = clock.Elapsed.TotalSeconds;
+        var figures = processes.Select((p, i) => new ProcessFigures(p.Name, Machine.Memory(p.Pid).PeakMb,
+            100 * (Machine.CpuSeconds(p.Pid) - cpuBefore[i]) / elapsed)).ToList();
+        return new TargetResult(name, wrk, figures);
+    }
+
+    private static void Print(TargetResult result)
+    {
+        var w = result.Wrk;
+        Console.WriteLine($"{result.Name,-12} {w.RequestsPerSecond,9:0} req/s  p50 {w.P50,6:0.00} ms  p90 {w.P90,6:0.00} ms  p99 {w.P99,6:0.00} ms  " +
+            $"p99.9 {w.P999,6:0.00} ms  non-2xx {w.NonSuccess}  socket errors {w.SocketErrors}  timeouts {w.Timeouts}  " +
+            string.Join("  ", result.Processes.Select(p => $"{p.Name} {p.PeakRssMb:0} MB peak, {p.CpuPercent:0}% cpu")));
+    }
+
+    private static bool Summarise(TargetResult? bare, TargetResult pipeline)
+    {
+        var w = pipeline.Wrk;
+        var errors = w.NonSuccess + w.SocketErrors + w.Timeouts;
+        var maxRss = pipeline.Processes.Where(p => p.Name != "redis").Max(p => p.PeakRssMb);
+        var ok = errors == 0 && w.P99 < MaxP99Ms && maxRss <= MaxRssMb;
+        Console.WriteLine();
+        if (bare is not null)
+        {
+            var ratio = w.RequestsPerSecond / bare.Wrk.RequestsPerSecond;
+            ok &= ratio >= MinRatio;
+            Console.WriteLine($"ratio      pipeline / bare = {ratio:P1} (target >= {MinRatio:P0})");
+        }
+        Console.WriteLine($"target     p99 {w.P99:0.00} ms (< {MaxP99Ms} ms), errors {errors} (0), largest service RSS {maxRss:0} MB (<= {MaxRssMb} MB): " +
+            (ok ? "met" : "NOT met"));
+        return ok;
+    }
+
+    private static IEnumerable<string> ResultLines(TargetResult? bare, TargetResult pipeline)
+    {
+        foreach (var result in new[] { bare, pipeline })
+        {
+            if (result is null)
+            {
+                continue;
+            }
+            var w = result.Wrk;
+            var rss = string.Join(", ", result.Processes.Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Name} {p.PeakRssMb:0} MB")));
+            yield return string.Create(CultureInfo.InvariantCulture,
+                $"inbound|{result.Name}|{w.RequestsPerSecond:0}|{w.P50:0.00}|{w.P90:0.00}|{w.P99:0.00}|{w.NonSuccess + w.SocketErrors + w.Timeouts}|{rss}");
+        }
+        if (bare is not null)
+        {
+            yield return string.Create(CultureInfo.InvariantCulture, $"ratio|{pipeline.Wrk.RequestsPerSecond / bare.Wrk.RequestsPerSecond:0.000}");
+        }
+    }
+}
