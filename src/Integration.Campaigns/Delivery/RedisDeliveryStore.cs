@@ -98,19 +98,26 @@ internal sealed class RedisDeliveryStore(
         return 1
         """;
 
-    // The lane streams are derived from the record's lane field; they share the workspace's hash tag.
+    // KEYS: due, then per delivery its record and its lane's stream. ARGV: now ms, then per delivery id and lane.
+    // Redis Cluster needs every key a script touches in KEYS, so the caller looks the lanes up first and the
+    // script checks again that each delivery is still due and scheduled (another runner may have moved it).
     private const string MoveDueScript = """
-        local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
-        for _, id in ipairs(ids) do
-          redis.call('ZREM', KEYS[1], id)
-          local rec = ARGV[3] .. 'd:' .. id
-          local f = redis.call('HMGET', rec, 'state', 'lane')
-          if f[1] == 'scheduled' then
-            redis.call('XADD', ARGV[3] .. 'q:' .. f[2], '*', 'd', id)
-            redis.call('HSET', rec, 'state', 'queued')
+        local now = tonumber(ARGV[1])
+        for j = 1, (#ARGV - 1) / 2 do
+          local id, lane = ARGV[2 * j], ARGV[2 * j + 1]
+          local score = redis.call('ZSCORE', KEYS[1], id)
+          if score and tonumber(score) <= now then
+            local f = redis.call('HMGET', KEYS[2 * j], 'state', 'lane')
+            if f[1] ~= 'scheduled' then
+              redis.call('ZREM', KEYS[1], id)
+            elseif f[2] == lane then
+              redis.call('ZREM', KEYS[1], id)
+              redis.call('XADD', KEYS[2 * j + 1], '*', 'd', id)
+              redis.call('HSET', KEYS[2 * j], 'state', 'queued')
+            end
           end
         end
-        return #ids
+        return 1
         """;
 
     // The outcome and the acknowledgement are one step: a runner that dies before it leaves the entry
@@ -142,10 +149,11 @@ internal sealed class RedisDeliveryStore(
         return 1
         """;
 
+    // KEYS: record, dead, dead per campaign, stats, log, the lane's stream (named by the caller: Redis Cluster).
     private const string ReplayScript = """
         local f = redis.call('HMGET', KEYS[1], 'state', 'lane')
-        if f[1] ~= 'dead' then return 0 end
-        local stream = ARGV[3] .. 'q:' .. f[2]
+        if f[1] ~= 'dead' or f[2] ~= ARGV[3] then return 0 end
+        local stream = KEYS[6]
         if redis.call('EXISTS', stream) == 0 then
           pcall(redis.call, 'XGROUP', 'CREATE', stream, 'runners', '0', 'MKSTREAM')
         end
@@ -258,8 +266,30 @@ internal sealed class RedisDeliveryStore(
         return fields.Length == 0 ? null : Parse(fields);
     }
 
-    public async Task<int> MoveDueAsync(string workspaceId, long nowMs, int limit) =>
-        (int)await Db.ScriptEvaluateAsync(MoveDueScript, [DueKey(workspaceId)], [nowMs, limit, Prefix(workspaceId)]);
+    public async Task<int> MoveDueAsync(string workspaceId, long nowMs, int limit)
+    {
+        var db = Db;
+        var ids = await db.SortedSetRangeByScoreAsync(DueKey(workspaceId), double.NegativeInfinity, nowMs, take: limit);
+        if (ids.Length == 0)
+        {
+            return 0;
+        }
+        var lanes = await Task.WhenAll(ids.Select(id => db.HashGetAsync(RecordKey(workspaceId, id.ToString()), "lane")));
+        var keys = new RedisKey[1 + ids.Length * 2];
+        var values = new RedisValue[1 + ids.Length * 2];
+        keys[0] = DueKey(workspaceId);
+        values[0] = nowMs;
+        for (var i = 0; i < ids.Length; i++)
+        {
+            var lane = lanes[i].IsNull ? "" : lanes[i].ToString();
+            keys[1 + 2 * i] = RecordKey(workspaceId, ids[i].ToString());
+            keys[2 + 2 * i] = StreamKey(workspaceId, lane);
+            values[1 + 2 * i] = ids[i];
+            values[2 + 2 * i] = lane;
+        }
+        await db.ScriptEvaluateAsync(MoveDueScript, keys, values);
+        return ids.Length;
+    }
 
     public async Task<bool> FinishAsync(string workspaceId, string lane, QueuedDelivery entry, string campaignId, DeliveryFinish finish)
     {
@@ -346,10 +376,11 @@ internal sealed class RedisDeliveryStore(
         }
         var campaign = record.Request.CampaignId;
         var log = new DeliveryLogRecord(deliveryId, record.Request.CustomerId, "replayed", 0, record.Attempts, NowMs, null);
+        var lane = (await Db.HashGetAsync(RecordKey(workspaceId, deliveryId), "lane")).ToString();
         var result = await Db.ScriptEvaluateAsync(ReplayScript,
             [RecordKey(workspaceId, deliveryId), DeadKey(workspaceId), DeadCampaignKey(workspaceId, campaign),
-                StatsKey(workspaceId, campaign), LogKey(workspaceId, campaign)],
-            [deliveryId, NowMs, Prefix(workspaceId), JsonSerializer.Serialize(log, Json), options.Value.LogLength]);
+                StatsKey(workspaceId, campaign), LogKey(workspaceId, campaign), StreamKey(workspaceId, lane)],
+            [deliveryId, NowMs, lane, JsonSerializer.Serialize(log, Json), options.Value.LogLength]);
         return (int)result == 1;
     }
 

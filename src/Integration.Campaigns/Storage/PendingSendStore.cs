@@ -58,17 +58,20 @@ internal sealed class RedisPendingSendStore(IConnectionMultiplexer redis) : IPen
         return 1
         """;
 
-    // KEYS: due. ARGV: now ms, lease-until ms, max, data key prefix. Returns id, json pairs.
+    // KEYS: due, then the data key of each id. ARGV: now ms, lease-until ms, then the ids. Returns the claimed json.
+    // Redis Cluster needs every key in KEYS, so the caller reads the due ids first; the script checks each is still due.
     private const string ClaimScript = """
-        local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
         local out = {}
-        for i = 1, #due do
-          local json = redis.call('GET', ARGV[4] .. due[i])
-          if json then
-            redis.call('ZADD', KEYS[1], ARGV[2], due[i])
-            out[#out + 1] = json
-          else
-            redis.call('ZREM', KEYS[1], due[i])
+        for i = 3, #ARGV do
+          local score = redis.call('ZSCORE', KEYS[1], ARGV[i])
+          if score and tonumber(score) <= tonumber(ARGV[1]) then
+            local json = redis.call('GET', KEYS[i - 1])
+            if json then
+              redis.call('ZADD', KEYS[1], ARGV[2], ARGV[i])
+              out[#out + 1] = json
+            else
+              redis.call('ZREM', KEYS[1], ARGV[i])
+            end
           end
         end
         return out
@@ -86,15 +89,17 @@ internal sealed class RedisPendingSendStore(IConnectionMultiplexer redis) : IPen
         return 1
         """;
 
-    // KEYS: due, user set. ARGV: data key prefix.
+    // KEYS: due, user set, then the data key of each id. ARGV: the ids (the user set's members, read by the caller).
     private const string CancelScript = """
-        local ids = redis.call('SMEMBERS', KEYS[2])
-        for i = 1, #ids do
-          redis.call('ZREM', KEYS[1], ids[i])
-          redis.call('DEL', ARGV[1] .. ids[i])
+        local n = 0
+        for i = 1, #ARGV do
+          if redis.call('SREM', KEYS[2], ARGV[i]) == 1 then
+            redis.call('ZREM', KEYS[1], ARGV[i])
+            redis.call('DEL', KEYS[i + 2])
+            n = n + 1
+          end
         end
-        redis.call('DEL', KEYS[2])
-        return #ids
+        return n
         """;
 
     private IDatabase Db => redis.GetDatabase();
@@ -110,8 +115,14 @@ internal sealed class RedisPendingSendStore(IConnectionMultiplexer redis) : IPen
 
     public async Task<IReadOnlyList<PendingSend>> ClaimDueAsync(string workspaceId, DateTimeOffset now, DateTimeOffset leaseUntil, int max)
     {
-        var result = await Db.ScriptEvaluateAsync(ClaimScript, [DueKey(workspaceId)],
-            [now.ToUnixTimeMilliseconds(), leaseUntil.ToUnixTimeMilliseconds(), max, $"pending:{{{workspaceId}}}:"]);
+        var ids = await Db.SortedSetRangeByScoreAsync(DueKey(workspaceId), double.NegativeInfinity, now.ToUnixTimeMilliseconds(), take: max);
+        if (ids.Length == 0)
+        {
+            return [];
+        }
+        var result = await Db.ScriptEvaluateAsync(ClaimScript,
+            [DueKey(workspaceId), .. ids.Select(id => DataKey(workspaceId, id.ToString()))],
+            [now.ToUnixTimeMilliseconds(), leaseUntil.ToUnixTimeMilliseconds(), .. ids]);
         return ((RedisValue[])result!).Select(v => JsonSerializer.Deserialize<PendingSend>(v.ToString(), Json)!).ToList();
     }
 
@@ -124,9 +135,17 @@ internal sealed class RedisPendingSendStore(IConnectionMultiplexer redis) : IPen
             [done.PendingId, next?.PendingId ?? "", next?.DueMs ?? 0, next is null ? "" : JsonSerializer.Serialize(next, Json)]);
     }
 
-    public async Task<int> CancelAsync(string workspaceId, string campaignId, string customerId) =>
-        (int)await Db.ScriptEvaluateAsync(CancelScript, [DueKey(workspaceId), UserKey(workspaceId, campaignId, customerId)],
-            [$"pending:{{{workspaceId}}}:"]);
+    public async Task<int> CancelAsync(string workspaceId, string campaignId, string customerId)
+    {
+        var userKey = UserKey(workspaceId, campaignId, customerId);
+        var ids = await Db.SetMembersAsync(userKey);
+        if (ids.Length == 0)
+        {
+            return 0;
+        }
+        return (int)await Db.ScriptEvaluateAsync(CancelScript,
+            [DueKey(workspaceId), userKey, .. ids.Select(id => DataKey(workspaceId, id.ToString()))], ids);
+    }
 
     public async Task<IReadOnlyList<string>> WorkspacesAsync() =>
         (await Db.SetMembersAsync(WorkspacesKey)).Select(v => v.ToString()).ToList();
