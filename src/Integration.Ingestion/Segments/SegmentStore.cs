@@ -12,17 +12,22 @@ namespace Integration.Ingestion.Segments;
 /// </summary>
 internal interface ISegmentStore
 {
-    /// <summary>Examines users in first-seen order from <paramref name="offset"/> until <paramref name="limit"/> match or the users run out.</summary>
-    Task<SegmentPage> ScanAsync(string workspaceId, SegmentDefinition segment, long asOfMs, long offset, int limit, CancellationToken cancellationToken);
+    /// <summary>
+    /// Examines users in first-seen order from <paramref name="offset"/> until <paramref name="limit"/> match or
+    /// the users run out. With <paramref name="collect"/> false only the matches are counted (no profiles kept).
+    /// </summary>
+    Task<SegmentPage> ScanAsync(string workspaceId, SegmentDefinition segment, long asOfMs, long offset, int limit, CancellationToken cancellationToken,
+        bool collect = true);
 
     /// <summary>Loads one user and evaluates the segment for them; null if the user is unknown.</summary>
     Task<(User User, bool Matches)?> EvaluateAsync(string workspaceId, string customerId, SegmentDefinition segment, long asOfMs);
 }
 
-/// <param name="Users">Matching users.</param>
+/// <param name="Users">Matching users (empty when not collected).</param>
+/// <param name="Matched">How many users matched.</param>
 /// <param name="Examined">Users looked at.</param>
 /// <param name="NextOffset">Where to continue, or -1 when every user has been examined.</param>
-internal sealed record SegmentPage(IReadOnlyList<User> Users, long Examined, long NextOffset);
+internal sealed record SegmentPage(IReadOnlyList<User> Users, long Matched, long Examined, long NextOffset);
 
 internal sealed class RedisSegmentStore(IConnectionMultiplexer redis) : ISegmentStore
 {
@@ -36,10 +41,11 @@ internal sealed class RedisSegmentStore(IConnectionMultiplexer redis) : ISegment
     private static RedisKey UserEventsByNameKey(string ws, string cid, string name) => $"uevn:{{{ws}}}:{cid}:{name}";
 
     public async Task<SegmentPage> ScanAsync(string workspaceId, SegmentDefinition segment, long asOfMs, long offset, int limit,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, bool collect = true)
     {
         var db = redis.GetDatabase();
         var matches = new List<User>();
+        long matched = 0;
         long examined = 0;
         while (true)
         {
@@ -47,7 +53,7 @@ internal sealed class RedisSegmentStore(IConnectionMultiplexer redis) : ISegment
             var ids = await db.SortedSetRangeByRankAsync(UsersKey(workspaceId), offset, offset + Chunk - 1);
             if (ids.Length == 0)
             {
-                return new SegmentPage(matches, examined, -1);
+                return new SegmentPage(matches, matched, examined, -1);
             }
 
             var evaluations = ids.Select(id => LoadAndEvaluateAsync(db, workspaceId, id.ToString(), segment, asOfMs)).ToArray();
@@ -58,17 +64,21 @@ internal sealed class RedisSegmentStore(IConnectionMultiplexer redis) : ISegment
                 offset++;
                 if (results[i] is { Matches: true } hit)
                 {
-                    matches.Add(hit.User);
-                    if (matches.Count >= limit)
+                    matched++;
+                    if (collect)
+                    {
+                        matches.Add(hit.User);
+                    }
+                    if (matched >= limit)
                     {
                         var more = offset < await db.SortedSetLengthAsync(UsersKey(workspaceId));
-                        return new SegmentPage(matches, examined, more ? offset : -1);
+                        return new SegmentPage(matches, matched, examined, more ? offset : -1);
                     }
                 }
             }
             if (ids.Length < Chunk)
             {
-                return new SegmentPage(matches, examined, -1);
+                return new SegmentPage(matches, matched, examined, -1);
             }
         }
     }

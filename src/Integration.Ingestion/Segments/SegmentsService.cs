@@ -15,8 +15,8 @@ internal sealed class SegmentsService(ISegmentStore store, TimeProvider time) : 
     {
         Require(request.WorkspaceId, "workspace_id");
         Validate(request.Segment);
-        var page = await Guard(() => store.ScanAsync(request.WorkspaceId, request.Segment ?? new(), AsOf(request.AsOfMs), 0, int.MaxValue, context.CancellationToken));
-        return new CountSegmentResponse { Matching = page.Users.Count, Total = page.Examined };
+        var page = await Guard(() => store.ScanAsync(request.WorkspaceId, request.Segment ?? new(), AsOf(request.AsOfMs), 0, int.MaxValue, context.CancellationToken, collect: false));
+        return new CountSegmentResponse { Matching = page.Matched, Total = page.Examined };
     }
 
     public override async Task<ListSegmentUsersResponse> ListSegmentUsers(ListSegmentUsersRequest request, ServerCallContext context)
