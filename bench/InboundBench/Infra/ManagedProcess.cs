@@ -49,6 +49,14 @@ internal sealed class ManagedProcess : IDisposable
         {
             info.Environment[key] = value;
         }
+        // For experiments: BENCH_ENV_X=y gives every started service X=y.
+        foreach (System.Collections.DictionaryEntry entry in Environment.GetEnvironmentVariables())
+        {
+            if (entry.Key is string key && key.StartsWith("BENCH_ENV_", StringComparison.Ordinal))
+            {
+                info.Environment[key["BENCH_ENV_".Length..]] = entry.Value as string;
+            }
+        }
         var process = Process.Start(info) ?? throw new InvalidOperationException($"{name} did not start.");
         return new ManagedProcess(process, name, logPath);
     }

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Every benchmark of the project in one run (issue 9), then one table: inbound throughput (pipeline vs bare Kestrel),
+# the rate limiter (bench/ratelimit.sh), the delivery engine (bench/delivery.sh) and the inbound fault suite
+# (bench/faults.sh). Each part's full output is printed as it runs. Exits non-zero if any part failed or missed its target.
+#   bench/run-all.sh                 # everything, about 3 minutes on 2 cores
+#   INBOUND_ARGS="--seconds 30" bench/run-all.sh
+set -uo pipefail
+cd "$(dirname "$0")/.."
+source bench/prerequisites.sh || exit 1
+
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+status=0
+
+echo "== build (Release)"
+build_release src/Integration.Ingestion src/Integration.Edge bench/BareKestrel bench/InboundBench || exit 1
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores"
+
+run_part() { # name, command...
+  local name=$1; shift
+  echo; echo "== $name: $*"
+  "$@" 2>&1 | tee "$out/$name.log"
+  local rc=${PIPESTATUS[0]}
+  echo "$rc" >"$out/$name.rc"
+  [[ $rc -eq 0 ]] || status=1
+}
+
+# shellcheck disable=SC2086
+run_part inbound dotnet bench/InboundBench/bin/Release/net10.0/InboundBench.dll throughput --results "$out/inbound.results" ${INBOUND_ARGS:-}
+[[ -x bench/ratelimit.sh ]] && run_part ratelimit bench/ratelimit.sh
+[[ -x bench/delivery.sh ]] && run_part delivery bench/delivery.sh
+run_part faults dotnet bench/InboundBench/bin/Release/net10.0/InboundBench.dll faults --results "$out/faults.results"
+
+verdict() { [[ -f "$out/$1.rc" ]] && { [[ $(cat "$out/$1.rc") == 0 ]] && echo "ok" || echo "FAILED/MISSED"; } || echo "not run"; }
+
+echo
+echo "================================================================================================================"
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '%-26s %9s %8s %8s %8s %7s  %s\n' "inbound (wrk)" "req/s" "p50 ms" "p90 ms" "p99 ms" "errors" "peak RSS"
+if [[ -f "$out/inbound.results" ]]; then
+  while IFS='|' read -r kind name rps p50 p90 p99 errors rss; do
+    if [[ $kind == inbound ]]; then
+      printf '%-26s %9s %8s %8s %8s %7s  %s\n' "  $name" "$rps" "$p50" "$p90" "$p99" "$errors" "$rss"
+    elif [[ $kind == ratio ]]; then
+      printf '%-26s %9s  (target >= 0.30, p99 < 20 ms, every service <= 300 MB): %s\n' "  pipeline / bare" "$name" "$(verdict inbound)"
+    fi
+  done <"$out/inbound.results"
+fi
+echo
+echo "rate limiter (bench/ratelimit.sh): $(verdict ratelimit)"
+[[ -f "$out/ratelimit.log" ]] && grep -E '^(accepted, steady|limiter \(EVALSHA\)|target )' "$out/ratelimit.log" | sed 's/^/  /'
+echo "delivery engine (bench/delivery.sh): $(verdict delivery)"
+[[ -f "$out/delivery.log" ]] && grep -E '^(enqueue|engine|[a-z].*: .*p50)' "$out/delivery.log" | grep -v '^delivery bench' | sed 's/^/  /'
+echo
+printf '%-26s %6s %8s %8s %6s %11s\n' "fault suite" "result" "acked" "stored" "lost" "duplicated"
+if [[ -f "$out/faults.results" ]]; then
+  while IFS='|' read -r _ name result acked stored lost duplicated; do
+    printf '%-26s %6s %8s %8s %6s %11s\n' "  $name" "$result" "$acked" "$stored" "$lost" "$duplicated"
+  done <"$out/faults.results"
+fi
+echo "================================================================================================================"
+exit $status
