@@ -11,6 +11,7 @@ var redis = builder.AddIntegrationRedis("redis");
 
 var ingestion = builder.AddProject<Projects.Integration_Ingestion>("ingestion")
     .WithHostEnvironment()
+    .WithConfiguredReplicas("Ingestion")
     .WithFixedPort("grpc", "Ingestion")
     .WithHttpHealthCheck("/health", endpointName: "http")
     .WithEnvironment("Admin__Token", adminToken)
@@ -23,6 +24,7 @@ var heap = builder.AddProject<Projects.Integration_HeapEmulator>("heap")
 
 var edge = builder.AddProject<Projects.Integration_Edge>("edge")
     .WithHostEnvironment()
+    .WithConfiguredReplicas("Edge")
     .WithFixedPort("http", "Edge")
     .WithHttpHealthCheck("/health")
     .WithExternalHttpEndpoints()
@@ -32,6 +34,16 @@ var edge = builder.AddProject<Projects.Integration_Edge>("edge")
 
 // Integration configs print their webhook URLs with the edge's address.
 ingestion.WithEnvironment("Ingestion__EdgePublicBaseUrl", edge.GetEndpoint("http"));
+
+var campaigns = builder.AddProject<Projects.Integration_Campaigns>("campaigns")
+    .WithHostEnvironment()
+    .WithConfiguredReplicas("Campaigns")
+    .WithFixedPort("grpc", "Campaigns")
+    .WithHttpHealthCheck("/health", endpointName: "http")
+    .WithEnvironment("Admin__Token", adminToken)
+    .WithReference(redis).WaitFor(redis)
+    .WithReference(ingestion).WaitFor(ingestion)
+    .WithReference(heap);
 
 if (builder.Environment.IsDevelopment())
 {
@@ -50,17 +62,12 @@ if (builder.Environment.IsDevelopment())
             .WithHostEnvironment()
             .WithEnvironment("HeapTraffic__WorkspaceId", demoWorkspace)
             .WithEnvironment("HeapTraffic__DataApiKey", demoKey)
-            .WithReference(edge).WaitFor(edge);
+            // It also creates the guide's three campaigns (drop-off, feature adoption, trial conversion) aimed at the emulator.
+            .WithEnvironment("HeapTraffic__AdminToken", adminToken)
+            .WithEnvironment("HeapTraffic__HeapTrackUrl", ReferenceExpression.Create($"{heap.GetEndpoint("http")}/api/track"))
+            .WithReference(edge).WaitFor(edge)
+            .WithReference(campaigns).WaitFor(campaigns);
     }
 }
-
-builder.AddProject<Projects.Integration_Campaigns>("campaigns")
-    .WithHostEnvironment()
-    .WithFixedPort("grpc", "Campaigns")
-    .WithHttpHealthCheck("/health", endpointName: "http")
-    .WithEnvironment("Admin__Token", adminToken)
-    .WithReference(redis).WaitFor(redis)
-    .WithReference(ingestion).WaitFor(ingestion)
-    .WithReference(heap);
 
 builder.Build().Run();

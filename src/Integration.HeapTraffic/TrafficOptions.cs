@@ -16,6 +16,12 @@ internal sealed class TrafficOptions
     [Required]
     public string ConfigName { get; set; } = "heap-demo";
 
+    /// <summary>Heap emulator's track URL for the demo campaigns (empty: no demo campaigns are created).</summary>
+    public string HeapTrackUrl { get; set; } = "";
+
+    /// <summary>Admin token of the campaigns API, to create the demo campaigns.</summary>
+    public string AdminToken { get; set; } = "";
+
     /// <summary>New simulated users per minute; each plays a short journey.</summary>
     [Range(1, 6000)]
     public int UsersPerMinute { get; set; } = 12;

@@ -117,10 +117,11 @@ internal sealed partial class TrafficPlayer(HttpClient http, IOptions<TrafficOpt
 }
 
 /// <summary>Starts a new user journey every 60/UsersPerMinute seconds, each in the background.</summary>
-internal sealed partial class TrafficWorker(TrafficPlayer player, IOptions<TrafficOptions> options, ILogger<TrafficWorker> logger) : BackgroundService
+internal sealed partial class TrafficWorker(TrafficPlayer player, DemoCampaigns demoCampaigns, IOptions<TrafficOptions> options, ILogger<TrafficWorker> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        await EnsureDemoCampaignsAsync(stoppingToken);
         var interval = TimeSpan.FromMinutes(1) / options.Value.UsersPerMinute;
         var journeys = new List<Task>();
         using var timer = new PeriodicTimer(interval);
@@ -138,6 +139,30 @@ internal sealed partial class TrafficWorker(TrafficPlayer player, IOptions<Traff
         }
         await Task.WhenAll(journeys);
     }
+
+    private async Task EnsureDemoCampaignsAsync(CancellationToken stoppingToken)
+    {
+        for (var attempt = 1; attempt <= 30 && !stoppingToken.IsCancellationRequested; attempt++)
+        {
+            try
+            {
+                await demoCampaigns.EnsureAsync(stoppingToken);
+                return;
+            }
+            catch (Grpc.Core.RpcException ex) when (ex.StatusCode is Grpc.Core.StatusCode.Unavailable or Grpc.Core.StatusCode.DeadlineExceeded)
+            {
+                await Task.Delay(TimeSpan.FromSeconds(2), stoppingToken);
+            }
+            catch (Grpc.Core.RpcException ex)
+            {
+                LogDemoCampaignsFailed(logger, ex);
+                return;
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The demo campaigns could not be created; traffic plays without them.")]
+    private static partial void LogDemoCampaignsFailed(ILogger logger, Exception exception);
 
     private async Task PlaySafelyAsync(int index, CancellationToken stoppingToken)
     {
