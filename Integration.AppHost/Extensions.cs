@@ -61,6 +61,21 @@ internal static class Extensions
     }
 
     /// <summary>
+    /// Runs <c>Replicas:{key}</c> instances of a project (default 1). With more than one, Aspire's proxy keeps the
+    /// endpoint's port and spreads connections over the replicas, each on a port of its own. The services keep no
+    /// state of their own (DESIGN §2), so any number works against one Redis or a Redis Cluster.
+    /// </summary>
+    public static IResourceBuilder<ProjectResource> WithConfiguredReplicas(this IResourceBuilder<ProjectResource> project, string key)
+    {
+        var replicas = project.ApplicationBuilder.Configuration.GetValue($"Replicas:{key}", 1);
+        if (replicas < 1)
+        {
+            throw new DistributedApplicationException($"Replicas:{key} is {replicas}; it must be at least 1.");
+        }
+        return replicas > 1 ? project.WithReplicas(replicas) : project;
+    }
+
+    /// <summary>
     /// Runs a project in the AppHost's environment (Development under the http launch profile): DCP
     /// starts projects without their launch profiles, so they would otherwise all run as Production.
     /// </summary>
