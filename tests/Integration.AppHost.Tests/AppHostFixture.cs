@@ -17,6 +17,8 @@ public sealed class AppHostFixture : IAsyncLifetime
 
     public DistributedApplication App { get; private set; } = null!;
 
+    public Otlp.OtlpTraceReceiver Traces { get; } = new();
+
     public async Task InitializeAsync()
     {
         using var cts = new CancellationTokenSource(StartTimeout);
@@ -32,6 +34,16 @@ public sealed class AppHostFixture : IAsyncLifetime
             cts.Token);
         builder.Services.AddLogging(logging => logging.SetMinimumLevel(LogLevel.Warning));
 
+        // Every service exports its spans to a receiver in this process, so tests can follow one trace.
+        await Traces.StartAsync();
+        foreach (var project in builder.Resources.OfType<ProjectResource>().ToList())
+        {
+            builder.CreateResourceBuilder(project)
+                .WithEnvironment("OTEL_EXPORTER_OTLP_ENDPOINT", Traces.Endpoint)
+                .WithEnvironment("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+                .WithEnvironment("OTEL_BSP_SCHEDULE_DELAY", "200");
+        }
+
         App = await builder.BuildAsync(cts.Token);
         await App.StartAsync(cts.Token);
     }
@@ -39,6 +51,7 @@ public sealed class AppHostFixture : IAsyncLifetime
     public async Task DisposeAsync()
     {
         await App.DisposeAsync();
+        await Traces.DisposeAsync();
         try
         {
             Directory.Delete(_dataDirectory, recursive: true);
