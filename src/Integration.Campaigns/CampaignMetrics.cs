@@ -14,13 +14,19 @@ internal sealed class CampaignMetrics
     private readonly Counter<long> _enqueued;
     private readonly Counter<long> _skipped;
     private readonly Counter<long> _triggers;
+    private long _streamLag;
+    private long _streamPending;
 
     public CampaignMetrics(IMeterFactory meterFactory)
     {
         var meter = meterFactory.Create(Name);
-        _enqueued = meter.CreateCounter<long>("campaigns.deliveries.enqueued", description: "Rendered requests handed to the delivery engine.");
-        _skipped = meter.CreateCounter<long>("campaigns.users.skipped", description: "Users skipped (null values without a default, invalid output, duplicates).");
-        _triggers = meter.CreateCounter<long>("campaigns.triggers", description: "Stream events that triggered an event-triggered campaign.");
+        _enqueued = meter.CreateCounter<long>("integration.campaigns.enqueued", "{request}", "Rendered requests handed to the delivery engine.");
+        _skipped = meter.CreateCounter<long>("integration.campaigns.users.skipped", "{user}", "Users skipped (null values without a default, invalid output, duplicates).");
+        _triggers = meter.CreateCounter<long>("integration.campaigns.triggers", "{event}", "Stream events that triggered an event-triggered campaign.");
+        meter.CreateObservableGauge("integration.campaigns.trigger_stream.lag", () => Interlocked.Read(ref _streamLag), "{event}",
+            "Events in the ingestion streams not yet read by the trigger consumer (sampled every 5 s).");
+        meter.CreateObservableGauge("integration.campaigns.trigger_stream.pending", () => Interlocked.Read(ref _streamPending), "{event}",
+            "Events read by the trigger consumer but not yet acknowledged (sampled every 5 s).");
     }
 
     public void Enqueued(Campaign campaign) => _enqueued.Add(1, new KeyValuePair<string, object?>("campaign.delivery", campaign.Spec.DeliveryCase.ToString()));
@@ -28,4 +34,10 @@ internal sealed class CampaignMetrics
     public void Skipped(Campaign campaign) => _skipped.Add(1, new KeyValuePair<string, object?>("campaign.delivery", campaign.Spec.DeliveryCase.ToString()));
 
     public void Triggered() => _triggers.Add(1);
+
+    public void SetTriggerStreamBacklog(long lag, long pending)
+    {
+        Interlocked.Exchange(ref _streamLag, lag);
+        Interlocked.Exchange(ref _streamPending, pending);
+    }
 }

@@ -19,11 +19,11 @@ internal sealed class HeapEmulatorTelemetry
     public HeapEmulatorTelemetry(IMeterFactory meterFactory)
     {
         var meter = meterFactory.Create(Name);
-        _requests = meter.CreateCounter<long>("heap_emulator.requests", "{request}",
+        _requests = meter.CreateCounter<long>("integration.heap_emulator.requests", "{request}",
             "Requests to Heap's API by endpoint and answered status (\"dropped\" for dropped connections).");
-        _recordedEvents = meter.CreateCounter<long>("heap_emulator.events.recorded", "{event}", "Events recorded.");
-        _recordedUsers = meter.CreateCounter<long>("heap_emulator.users.recorded", "{user}", "User property updates recorded.");
-        _idempotentRepeats = meter.CreateCounter<long>("heap_emulator.idempotent_repeats", "{event}",
+        _recordedEvents = meter.CreateCounter<long>("integration.heap_emulator.events.recorded", "{event}", "Events recorded.");
+        _recordedUsers = meter.CreateCounter<long>("integration.heap_emulator.users.recorded", "{user}", "User property updates recorded.");
+        _idempotentRepeats = meter.CreateCounter<long>("integration.heap_emulator.idempotent_repeats", "{event}",
             "Events not recorded because their idempotency key was seen before.");
     }
 

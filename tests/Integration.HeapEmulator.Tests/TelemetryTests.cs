@@ -46,7 +46,7 @@ public sealed class TelemetryTests
             InstrumentPublished = (instrument, l) =>
             {
                 if (instrument.Meter.Name == "Integration.HeapEmulator" && instrument.Meter.Scope == meterFactory &&
-                    instrument.Name == "heap_emulator.requests")
+                    instrument.Name == "integration.heap_emulator.requests")
                 {
                     l.EnableMeasurementEvents(instrument);
                 }

@@ -73,6 +73,7 @@ internal static class Extensions
         if (builder.Configuration.GetValue($"{CampaignsOptions.SectionName}:{nameof(CampaignsOptions.RunnerEnabled)}", true))
         {
             builder.Services.AddHostedService<RunnerLoops>();
+            builder.Services.AddHostedService<TriggerStreamSampler>();
         }
     }
 
