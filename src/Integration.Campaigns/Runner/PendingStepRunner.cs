@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Integration.Campaigns.Delivery;
 using Integration.Campaigns.Model;
 using Integration.Campaigns.Sending;
@@ -64,6 +65,12 @@ internal sealed partial class PendingStepRunner(
 
     private async Task ProcessAsync(PendingSend step, CancellationToken cancellationToken)
     {
+        // A delayed step still belongs to the trace of the webhook that triggered it.
+        ActivityContext.TryParse(step.TraceParent, null, isRemote: true, out var triggerContext);
+        using var activity = CampaignMetrics.Source.StartActivity("campaign step due", ActivityKind.Internal, triggerContext);
+        activity?.SetTag("campaigns.step", step.StepIndex);
+        var traceParent = activity?.Id ?? step.TraceParent;
+
         var campaign = await store.GetAsync(step.WorkspaceId, step.CampaignId);
         if (campaign is null || campaign.State != CampaignState.Active || step.StepIndex >= compiled.Get(campaign).Steps.Count)
         {
@@ -90,7 +97,7 @@ internal sealed partial class PendingStepRunner(
         }
 
         var trigger = new SendTrigger(step.TriggerId, AttributeJson.Parse(step.EventAttributesJson), SendTrigger.None,
-            step.TraceParent.Length > 0 ? step.TraceParent : null);
+            traceParent.Length > 0 ? traceParent : null);
         var skipped = await sender.SendStepAsync(campaign, step.StepIndex, lookup.User, trigger, null, cancellationToken);
         var next = skipped is null && step.StepIndex + 1 < campaign.Spec.Steps.Count
             ? Next(campaign, step.StepIndex + 1, step.CustomerId, trigger, step.TriggerTimeMs, step.EventAttributesJson, now)

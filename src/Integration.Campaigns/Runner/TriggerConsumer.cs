@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Globalization;
 using Grpc.Core;
 using Integration.Campaigns.Model;
@@ -123,6 +124,14 @@ internal sealed partial class TriggerConsumer(
             return;
         }
         Dictionary<string, Ingestion.V1.AttributeValue>? attributes = null;
+
+        // The webhook's trace continues here: what this entry triggers (look-ups, deliveries, pending steps)
+        // is one child of the span that stored the event.
+        ActivityContext.TryParse(traceParent, null, isRemote: true, out var webhook);
+        using var activity = CampaignMetrics.Source.StartActivity("campaign trigger", ActivityKind.Consumer, webhook);
+        activity?.SetTag("campaigns.event_name", eventName);
+        activity?.SetTag("campaigns.workspace", workspaceId);
+        traceParent = activity?.Id ?? traceParent;
 
         foreach (var campaign in campaigns)
         {
