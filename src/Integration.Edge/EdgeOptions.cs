@@ -26,6 +26,18 @@ internal sealed class EdgeOptions
     [Range(1, 60)]
     public int IngestionTimeoutSeconds { get; set; } = 5;
 
+    /// <summary>Most webhooks one coalesced Ingest call carries.</summary>
+    [Range(1, 1000)]
+    public int IngestionBatchSize { get; set; } = 128;
+
+    /// <summary>Ingest calls in flight at once (sender loops).</summary>
+    [Range(1, 64)]
+    public int IngestionConcurrency { get; set; } = 2;
+
+    /// <summary>Webhooks waiting for a sender at most; beyond it requests wait (back-pressure).</summary>
+    [Range(1, 1_000_000)]
+    public int IngestionQueueCapacity { get; set; } = 10_000;
+
     /// <summary>Retry-After sent with a 503.</summary>
     [Range(1, 3600)]
     public int UnavailableRetryAfterSeconds { get; set; } = 5;

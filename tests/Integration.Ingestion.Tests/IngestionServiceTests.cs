@@ -90,6 +90,54 @@ public sealed class IngestionServiceTests(RedisServer redis) : IClassFixture<Red
     }
 
     [Fact]
+    public async Task IngestsAMixedBatchWithOneResultPerRecord()
+    {
+        var (ws1, ws2) = ("ws" + Guid.NewGuid().ToString("N")[..8], "ws" + Guid.NewGuid().ToString("N")[..8]);
+        var request = new IngestBatchRequest
+        {
+            Items =
+            {
+                new IngestItem { WorkspaceId = ws1, ConfigName = "c", PayloadId = "u1", User = NewUser("a", 2_000) },
+                new IngestItem { WorkspaceId = ws2, ConfigName = "c", PayloadId = "e1",
+                    Event = new EventRecord { User = new UserRecord { CustomerId = "b" }, EventName = "E", EventTimeMs = 1_000 } },
+                new IngestItem { WorkspaceId = ws2, ConfigName = "c", PayloadId = "e2",
+                    Event = new EventRecord { User = new UserRecord { CustomerId = "b" }, EventName = "", EventTimeMs = 1_000 } },
+                new IngestItem { WorkspaceId = ws1, ConfigName = "c", PayloadId = "u2", User = NewUser("a", 1_000) },
+            },
+        };
+
+        var first = await _client.IngestAsync(request);
+        var again = await _client.IngestAsync(new IngestBatchRequest { Items = { request.Items[1] } });
+
+        Assert.Equal(
+            [IngestOutcome.Stored, IngestOutcome.Stored, IngestOutcome.Invalid, IngestOutcome.StaleProfile],
+            first.Results.Select(r => r.Outcome));
+        Assert.StartsWith("event.event_name", first.Results[2].Error);
+        Assert.Equal(IngestOutcome.Duplicate, again.Results.Single().Outcome);
+        Assert.Equal(2_000, (await _client.GetUserAsync(new GetUserRequest { WorkspaceId = ws1, CustomerId = "a" })).UpdatedAtMs);
+        Assert.Single((await _client.ListUserEventsAsync(new ListUserEventsRequest { WorkspaceId = ws2, CustomerId = "b" })).Events);
+    }
+
+    [Fact]
+    public async Task StoresTheWebhooksTraceContextWithEachEventOfABatch()
+    {
+        var ws = "ws" + Guid.NewGuid().ToString("N")[..8];
+        const string traceId = "0af7651916cd43dd8448eb211c80319c";
+        await _client.IngestAsync(new IngestBatchRequest
+        {
+            Items =
+            {
+                new IngestItem { WorkspaceId = ws, ConfigName = "c", PayloadId = "p", Traceparent = $"00-{traceId}-b7ad6b7169203331-01",
+                    Event = new EventRecord { User = new UserRecord { CustomerId = "a" }, EventName = "E", EventTimeMs = 1_000 } },
+            },
+        });
+
+        await using var redisClient = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        var entry = (await redisClient.GetDatabase().StreamRangeAsync($"stream:{{{ws}}}")).Single();
+        Assert.Contains(traceId, entry["traceparent"].ToString());
+    }
+
+    [Fact]
     public async Task AnswersNotFoundForAnUnknownUser()
     {
         var ex = await Assert.ThrowsAsync<RpcException>(() => _client.GetUserAsync(new GetUserRequest { WorkspaceId = "nobody", CustomerId = "x" }).ResponseAsync);

@@ -19,7 +19,7 @@ namespace Integration.Edge.Webhooks;
 internal sealed partial class WebhookHandler(
     WorkspaceAuthCache credentials,
     IRateCounter rateCounter,
-    Ingestion.V1.Ingestion.IngestionClient ingestion,
+    IngestionBatcher batcher,
     EdgeMetrics metrics,
     IOptions<EdgeOptions> options,
     TimeProvider time,
@@ -154,34 +154,41 @@ internal sealed partial class WebhookHandler(
             return (400, "invalid");
         }
 
-        var payloadId = PayloadId(module, config.ConfigName, body);
-        var deadline = time.GetUtcNow().UtcDateTime.AddSeconds(options.Value.IngestionTimeoutSeconds);
+        var item = new IngestItem
+        {
+            WorkspaceId = workspaceId,
+            ConfigName = config.ConfigName,
+            PayloadId = PayloadId(module, config.ConfigName, body),
+            Traceparent = Activity.Current?.Id ?? "",
+        };
+        if (payload.Event is { } e)
+        {
+            item.Event = e;
+        }
+        else
+        {
+            item.User = payload.User;
+        }
+
+        IngestItemResult result;
         try
         {
-            if (payload.Event is { } e)
-            {
-                var call = new IngestEventsRequest { WorkspaceId = workspaceId, ConfigName = config.ConfigName };
-                call.Events.Add(e);
-                call.PayloadIds.Add(payloadId);
-                await ingestion.IngestEventsAsync(call, deadline: deadline, cancellationToken: context.RequestAborted);
-            }
-            else
-            {
-                var call = new IngestUsersRequest { WorkspaceId = workspaceId, ConfigName = config.ConfigName };
-                call.Users.Add(payload.User);
-                call.PayloadIds.Add(payloadId);
-                await ingestion.IngestUsersAsync(call, deadline: deadline, cancellationToken: context.RequestAborted);
-            }
-        }
-        catch (RpcException ex) when (ex.StatusCode is StatusCode.InvalidArgument)
-        {
-            return await FailAsync(context, 400, "invalid", ex.Status.Detail, requestId);
+            result = await batcher.SubmitAsync(item, context.RequestAborted);
         }
         catch (RpcException ex) when (ex.StatusCode is not StatusCode.Cancelled || !context.RequestAborted.IsCancellationRequested)
         {
             // Not confirmed durable: never a 2xx. Heap retries on 503.
             LogIngestionUnavailable(logger, ex, workspaceId, ex.StatusCode);
             return await UnavailableAsync(context, requestId);
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            // Heap hung up before the answer; it will retry, and a repeat is recognised.
+            return (499, "client_closed");
+        }
+        if (result.Outcome is IngestOutcome.Invalid)
+        {
+            return await FailAsync(context, 400, "invalid", result.Error, requestId);
         }
 
         await MoEngageResponses.SuccessAsync(context, requestId);

@@ -16,6 +16,9 @@ internal sealed class IngestionService(
     IngestionMetrics metrics,
     IOptions<IngestionOptions> options) : Ingestion.V1.Ingestion.IngestionBase
 {
+    /// <summary>Spans for records of coalesced batches, each in its own webhook's trace.</summary>
+    public static readonly ActivitySource Source = new("Integration.Ingestion");
+
     public override async Task<IngestResponse> IngestUsers(IngestUsersRequest request, ServerCallContext context)
     {
         ValidateBatch(request.WorkspaceId, request.Users.Count, request.PayloadIds.Count);
@@ -34,20 +37,7 @@ internal sealed class IngestionService(
         var eventIds = new string[request.Events.Count];
         for (var i = 0; i < request.Events.Count; i++)
         {
-            var e = request.Events[i];
-            if (e.User is null)
-            {
-                throw Invalid($"events[{i}].user", "is required");
-            }
-            ValidateUser(e.User, $"events[{i}].user", requireUpdatedAt: false);
-            if (string.IsNullOrWhiteSpace(e.EventName) || e.EventName.Length > 1024)
-            {
-                throw Invalid($"events[{i}].event_name", "must be 1-1024 characters");
-            }
-            if (e.EventTimeMs <= 0)
-            {
-                throw Invalid($"events[{i}].event_time_ms", "must be a positive Unix time in milliseconds");
-            }
+            ValidateEvent(request.Events[i], $"events[{i}]");
             // Without a payload hash the event cannot be recognised when repeated; it gets a fresh id.
             eventIds[i] = i < request.PayloadIds.Count && request.PayloadIds[i].Length > 0
                 ? request.PayloadIds[i]
@@ -58,6 +48,64 @@ internal sealed class IngestionService(
         var traceParent = Activity.Current?.Id ?? "";
         var outcomes = await StoreAsync(() => activities.WriteEventsAsync(request.WorkspaceId, request.ConfigName, request.Events, eventIds, traceParent));
         return Summarise(outcomes, "event");
+    }
+
+    public override async Task<IngestBatchResponse> Ingest(IngestBatchRequest request, ServerCallContext context)
+    {
+        if (request.Items.Count == 0 || request.Items.Count > options.Value.MaxBatchSize)
+        {
+            throw Invalid("items", $"must hold 1-{options.Value.MaxBatchSize} records");
+        }
+
+        // Every record is its own atomic script under a span of its own webhook's trace; all of them
+        // share one pipelined round trip to Redis.
+        var stores = new Task<IngestItemResult>[request.Items.Count];
+        for (var i = 0; i < stores.Length; i++)
+        {
+            stores[i] = StoreItemAsync(request.Items[i]);
+        }
+        var response = new IngestBatchResponse();
+        response.Results.AddRange(await StoreAsync(() => Task.WhenAll(stores)));
+        return response;
+    }
+
+    private async Task<IngestItemResult> StoreItemAsync(IngestItem item)
+    {
+        try
+        {
+            AdminService.ValidateWorkspaceId(item.WorkspaceId);
+            switch (item.RecordCase)
+            {
+                case IngestItem.RecordOneofCase.User:
+                    ValidateUser(item.User, "user");
+                    break;
+                case IngestItem.RecordOneofCase.Event:
+                    ValidateEvent(item.Event, "event");
+                    break;
+                default:
+                    throw Invalid("record", "must be a user or an event");
+            }
+        }
+        catch (RpcException ex) when (ex.StatusCode is StatusCode.InvalidArgument)
+        {
+            return new IngestItemResult { Outcome = IngestOutcome.Invalid, Error = ex.Status.Detail };
+        }
+
+        ActivityContext.TryParse(item.Traceparent, null, isRemote: true, out var webhook);
+        var isEvent = item.RecordCase is IngestItem.RecordOneofCase.Event;
+        using var activity = Source.StartActivity(isEvent ? "ingest event" : "ingest user", ActivityKind.Server, webhook);
+        var outcomes = isEvent
+            ? await activities.WriteEventsAsync(item.WorkspaceId, item.ConfigName, [item.Event],
+                [item.PayloadId.Length > 0 ? item.PayloadId : Guid.NewGuid().ToString("N")], activity?.Id ?? item.Traceparent)
+            : await activities.WriteUsersAsync(item.WorkspaceId, [item.User], [item.PayloadId]);
+        var outcome = outcomes[0] switch
+        {
+            WriteOutcome.Duplicate => IngestOutcome.Duplicate,
+            WriteOutcome.StoredProfileStale => IngestOutcome.StaleProfile,
+            _ => IngestOutcome.Stored,
+        };
+        metrics.Record(isEvent ? "event" : "user", outcome);
+        return new IngestItemResult { Outcome = outcome };
     }
 
     public override async Task<User> GetUser(GetUserRequest request, ServerCallContext context)
@@ -141,6 +189,23 @@ internal sealed class IngestionService(
         }
     }
 
+    private static void ValidateEvent(EventRecord e, string path)
+    {
+        if (e.User is null)
+        {
+            throw Invalid($"{path}.user", "is required");
+        }
+        ValidateUser(e.User, $"{path}.user", requireUpdatedAt: false);
+        if (string.IsNullOrWhiteSpace(e.EventName) || e.EventName.Length > 1024)
+        {
+            throw Invalid($"{path}.event_name", "must be 1-1024 characters");
+        }
+        if (e.EventTimeMs <= 0)
+        {
+            throw Invalid($"{path}.event_time_ms", "must be a positive Unix time in milliseconds");
+        }
+    }
+
     private static void ValidateUser(UserRecord user, string path, bool requireUpdatedAt = true)
     {
         if (string.IsNullOrEmpty(user.CustomerId) || user.CustomerId.Length > Identifiers.MaxLength)
@@ -203,6 +268,17 @@ internal sealed class IngestionMetrics
         var meter = meterFactory.Create(MeterName);
         _events = meter.CreateCounter<long>("integration.ingestion.events", "{event}", "Events received by ingestion, by outcome.");
         _users = meter.CreateCounter<long>("integration.ingestion.users", "{user}", "User profile updates received by ingestion, by outcome.");
+    }
+
+    public void Record(string kind, IngestOutcome outcome)
+    {
+        var counter = kind == "event" ? _events : _users;
+        counter.Add(1, new KeyValuePair<string, object?>("outcome", outcome switch
+        {
+            IngestOutcome.Duplicate => "duplicate",
+            IngestOutcome.StaleProfile => "stale_profile",
+            _ => "stored",
+        }));
     }
 
     public void Record(string kind, IngestResponse response)
