@@ -32,8 +32,6 @@ internal sealed record SegmentPage(IReadOnlyList<User> Users, long Matched, long
 internal sealed class RedisSegmentStore(IConnectionMultiplexer redis) : ISegmentStore
 {
     private const int Chunk = 250;
-    private const string AttributePrefix = "a:";
-    private const string UpdatedAtField = "_updated_at_ms";
 
     private static RedisKey UsersKey(string ws) => $"users:{{{ws}}}";
     private static RedisKey UserKey(string ws, string cid) => $"user:{{{ws}}}:{cid}";
@@ -98,50 +96,9 @@ internal sealed class RedisSegmentStore(IConnectionMultiplexer redis) : ISegment
             return null;
         }
 
-        var user = ToUser(ws, cid, profile, stats);
+        var user = RedisActivityStore.ToUser(ws, cid, profile, stats);
         var matches = await MatchesAsync(db, ws, user, segment, asOfMs);
         return (user, matches);
-    }
-
-    private static User ToUser(string ws, string cid, HashEntry[] profile, HashEntry[] stats)
-    {
-        var user = new User { WorkspaceId = ws, CustomerId = cid };
-        foreach (var entry in profile)
-        {
-            var name = entry.Name.ToString();
-            if (name == UpdatedAtField)
-            {
-                user.UpdatedAtMs = (long)entry.Value;
-            }
-            else if (name.StartsWith(AttributePrefix, StringComparison.Ordinal))
-            {
-                user.Attributes[name[AttributePrefix.Length..]] = AttributeJson.FromJson(entry.Value.ToString());
-            }
-        }
-
-        var byName = new SortedDictionary<string, EventStats>(StringComparer.Ordinal);
-        foreach (var entry in stats)
-        {
-            var field = entry.Name.ToString();
-            if (field.Length < 3 || field[1] != ':')
-            {
-                continue;
-            }
-            var eventName = field[2..];
-            if (!byName.TryGetValue(eventName, out var s))
-            {
-                byName[eventName] = s = new EventStats { EventName = eventName };
-            }
-            var value = long.Parse(entry.Value.ToString(), CultureInfo.InvariantCulture);
-            switch (field[0])
-            {
-                case 'c': s.Count = value; break;
-                case 'f': s.FirstTimeMs = value; break;
-                case 'l': s.LastTimeMs = value; break;
-            }
-        }
-        user.Events.AddRange(byName.Values);
-        return user;
     }
 
     private static async Task<bool> MatchesAsync(IDatabase db, string ws, User user, SegmentDefinition segment, long asOfMs)

@@ -171,6 +171,12 @@ internal sealed class RedisActivityStore(IConnectionMultiplexer redis, TimeProvi
             return null;
         }
 
+        return ToUser(workspaceId, customerId, profile, stats);
+    }
+
+    /// <summary>A user from its profile hash and its event-aggregates hash (the one place that reads their fields).</summary>
+    public static User ToUser(string workspaceId, string customerId, HashEntry[] profile, HashEntry[] stats)
+    {
         var user = new User { WorkspaceId = workspaceId, CustomerId = customerId };
         foreach (var entry in profile)
         {
@@ -189,7 +195,7 @@ internal sealed class RedisActivityStore(IConnectionMultiplexer redis, TimeProvi
         foreach (var entry in stats)
         {
             var field = entry.Name.ToString();
-            if (field.Length < 2 || field[1] != ':')
+            if (field.Length < 3 || field[1] != ':')
             {
                 continue;
             }
