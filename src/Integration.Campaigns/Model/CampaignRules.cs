@@ -64,7 +64,37 @@ internal static partial class CampaignRules
         {
             throw Invalid($"spec.steps: 1 to {MaxSteps} request steps.");
         }
-        return Compile(spec);
+        var compiled = Compile(spec);
+        ValidateBulkBatching(spec);
+        return compiled;
+    }
+
+    /// <summary>
+    /// Bulk batching only makes sense where a run sends one Heap track event per user: One Time and Periodic
+    /// runs whose steps all POST JSON to a literal <c>/api/track</c> URL.
+    /// </summary>
+    private static void ValidateBulkBatching(CampaignSpec spec)
+    {
+        if (spec.Options is not { BatchHeapBulk: true })
+        {
+            return;
+        }
+        if (spec.DeliveryCase is not (CampaignSpec.DeliveryOneofCase.OneTime or CampaignSpec.DeliveryOneofCase.Periodic))
+        {
+            throw Invalid("spec.options.batch_heap_bulk: only for One Time and Periodic campaigns.");
+        }
+        for (var i = 0; i < spec.Steps.Count; i++)
+        {
+            var step = spec.Steps[i];
+            var literal = !step.Url.Contains("{{", StringComparison.Ordinal) && !step.Url.Contains("{%", StringComparison.Ordinal);
+            var trackUrl = literal && Uri.TryCreate(step.Url, UriKind.Absolute, out var uri)
+                && string.Equals(uri.AbsolutePath.TrimEnd('/'), "/api/track", StringComparison.OrdinalIgnoreCase);
+            if (!string.Equals(step.Method, "POST", StringComparison.OrdinalIgnoreCase) || step.BodyFormat != BodyFormat.Json || !trackUrl)
+            {
+                throw Invalid($"spec.options.batch_heap_bulk: every step must POST a JSON body to a Heap track URL " +
+                    $"(literal, path /api/track); spec.steps[{i}] does not.");
+            }
+        }
     }
 
     /// <summary>Compiles the templates of an already validated definition.</summary>

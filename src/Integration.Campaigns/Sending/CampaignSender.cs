@@ -48,7 +48,9 @@ internal sealed partial class CampaignSender(
     /// <summary>
     /// Sends every step to every user of the audience (One Time, Periodic, Business Event). Steps after the
     /// first wait their delays through <see cref="DeliveryRequest.NotBefore"/>. A user is skipped whole if any
-    /// step cannot be rendered for them.
+    /// step cannot be rendered for them. With <c>batch_heap_bulk</c> (One Time, Periodic) the users' track events
+    /// go in Heap's bulk form, up to 1000 a request; <see cref="CampaignSendSummary.Enqueued"/> still counts
+    /// them per user and step.
     /// </summary>
     public async Task<CampaignSendSummary> SendToAudienceAsync(Campaign campaign, SendTrigger trigger, CancellationToken cancellationToken)
     {
@@ -59,6 +61,10 @@ internal sealed partial class CampaignSender(
             : "";
         var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         var now = time.GetUtcNow();
+        var bulk = campaign.Spec.Options is { BatchHeapBulk: true }
+            && campaign.Spec.DeliveryCase is CampaignSpec.DeliveryOneofCase.OneTime or CampaignSpec.DeliveryOneofCase.Periodic
+            ? new HeapBulkBatches(campaign, trigger)
+            : null;
 
         await foreach (var user in users.AudienceAsync(campaign.WorkspaceId, campaign.Spec.Audience, now, cancellationToken))
         {
@@ -100,12 +106,29 @@ internal sealed partial class CampaignSender(
             {
                 delay += TimeSpan.FromMilliseconds(r.DelayMs);
                 DateTimeOffset? notBefore = delay > TimeSpan.Zero ? now + delay : null;
-                await queue.EnqueueAsync(ToDelivery(campaign, r, user.CustomerId, trigger, notBefore), cancellationToken);
-                metrics.Enqueued(campaign);
+                if (bulk is not null && bulk.TryAdd(r, user.CustomerId, notBefore, out var full))
+                {
+                    if (full is not null)
+                    {
+                        await EnqueueAsync(campaign, full, cancellationToken);
+                    }
+                    continue;
+                }
+                await EnqueueAsync(campaign, ToDelivery(campaign, r, user.CustomerId, trigger, notBefore), cancellationToken);
             }
             summary.Enqueued += rendered.Count;
         }
+        foreach (var rest in bulk?.Flush() ?? [])
+        {
+            await EnqueueAsync(campaign, rest, cancellationToken);
+        }
         return summary;
+    }
+
+    private async Task EnqueueAsync(Campaign campaign, DeliveryRequest delivery, CancellationToken cancellationToken)
+    {
+        await queue.EnqueueAsync(delivery, cancellationToken);
+        metrics.Enqueued(campaign);
     }
 
     public static DeliveryRequest ToDelivery(Campaign campaign, RenderedStep step, string customerId, SendTrigger trigger, DateTimeOffset? notBefore)
