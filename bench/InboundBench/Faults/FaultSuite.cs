@@ -5,11 +5,13 @@ using InboundBench.Infra;
 namespace InboundBench.Faults;
 
 /// <summary>One scenario's outcome: its ledger, whether its own rules held, and what it observed.</summary>
-internal sealed record ScenarioResult(string Name, LedgerCounts? Ledger, bool Passed, IReadOnlyList<string> Notes);
+/// <param name="Summary">The counts as printed, when the ledger's own wording does not fit (deliveries).</param>
+internal sealed record ScenarioResult(string Name, LedgerCounts? Ledger, bool Passed, IReadOnlyList<string> Notes, string? Summary = null);
 
 /// <summary>
-/// The inbound fault suite on loopback, each scenario bounded in time: kill -9 ingestion under load, kill -9 and restart
-/// Redis under load, and a sweep of bad input at the edge. Exits non-zero on any loss or broken rule.
+/// The fault suite on loopback, each scenario bounded in time: kill -9 ingestion under load, kill -9 and restart
+/// Redis under load, a sweep of bad input at the edge, and on the campaign side kill -9 campaigns with deliveries
+/// pending and a spell of 429s and 500s at Heap (<see cref="DeliveryFaults"/>). Exits non-zero on any loss or broken rule.
 /// </summary>
 internal static class FaultSuite
 {
@@ -23,6 +25,8 @@ internal static class FaultSuite
             ("kill-ingestion", KillIngestionAsync),
             ("kill-redis", KillRedisAsync),
             ("bad-input", BadInputSweep.RunAsync),
+            ("kill-campaigns", DeliveryFaults.KillCampaignsAsync),
+            ("heap-faults", DeliveryFaults.HeapFaultsAsync),
         };
         var results = new List<ScenarioResult>();
         foreach (var (name, run) in scenarios.Where(s => only is null || s.Name == only))
@@ -38,7 +42,7 @@ internal static class FaultSuite
                 result = new ScenarioResult(name, null, false, [$"scenario failed to run: {ex.GetType().Name}: {ex.Message}"]);
             }
             results.Add(result);
-            Console.WriteLine($"{result.Name,-15} {(result.Passed ? "PASS" : "FAIL")}  {clock.Elapsed.TotalSeconds:0} s  {result.Ledger}");
+            Console.WriteLine($"{result.Name,-15} {(result.Passed ? "PASS" : "FAIL")}  {clock.Elapsed.TotalSeconds:0} s  {result.Summary ?? result.Ledger?.ToString()}");
             foreach (var note in result.Notes)
             {
                 Console.WriteLine($"                  {note}");
