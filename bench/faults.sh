@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Inbound fault suite (issue 9), loopback only, about 40 s: kill -9 ingestion under load, kill -9 and restart Redis
-# (AOF) under load, and a bad-input sweep at the edge. Prints acked / stored / lost / duplicated per scenario and
-# exits non-zero on any loss or broken rule. One scenario: bench/faults.sh --only kill-redis
+# Fault suite (issue 9), loopback only, about 2 minutes. Inbound: kill -9 ingestion under load, kill -9 and restart
+# Redis (AOF) under load, a bad-input sweep at the edge. Campaign side: kill -9 campaigns with deliveries pending
+# (kill-campaigns, ~40 s), 429 + Retry-After and 500s at the Heap emulator (heap-faults, ~20 s). Prints acked / stored /
+# lost / duplicated per scenario and exits non-zero on any loss or broken rule. One scenario: bench/faults.sh --only kill-redis
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/prerequisites.sh
 
-build_release src/Integration.Ingestion src/Integration.Edge bench/InboundBench
+build_release src/Integration.Ingestion src/Integration.Edge src/Integration.Campaigns src/Integration.HeapEmulator bench/InboundBench
 exec dotnet bench/InboundBench/bin/Release/net10.0/InboundBench.dll faults "$@"

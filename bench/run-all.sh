@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Every benchmark of the project in one run (issue 9), then one table: inbound throughput (pipeline vs bare Kestrel),
-# the rate limiter (bench/ratelimit.sh), the delivery engine (bench/delivery.sh) and the inbound fault suite
-# (bench/faults.sh). Each part's full output is printed as it runs. Exits non-zero if any part failed or missed its target.
-#   bench/run-all.sh                 # everything, about 3 minutes on 2 cores
+# the rate limiter (bench/ratelimit.sh), the delivery engine (bench/delivery.sh) and the fault suite (bench/faults.sh:
+# the inbound scenarios, then kill-campaigns and heap-faults on the delivery side). Each part's full output is printed
+# as it runs. Exits non-zero if any part failed or missed its target.
+#   bench/run-all.sh                 # everything, about 6 minutes on 2 cores
 #   INBOUND_ARGS="--seconds 30" bench/run-all.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +14,7 @@ trap 'rm -rf "$out"' EXIT
 status=0
 
 echo "== build (Release)"
-build_release src/Integration.Ingestion src/Integration.Edge bench/BareKestrel bench/InboundBench || exit 1
+build_release src/Integration.Ingestion src/Integration.Edge src/Integration.Campaigns src/Integration.HeapEmulator bench/BareKestrel bench/InboundBench || exit 1
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores"
 
 run_part() { # name, command...

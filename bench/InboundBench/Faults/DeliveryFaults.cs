@@ -56,7 +56,7 @@ internal static class DeliveryFaults
 
         var acked = raised.Sum(r => r.Enqueued);
         var ackedBeforeKill = raised.Where(r => r.AnsweredAt < killedAt).Sum(r => r.Enqueued);
-        var waited = await WaitForDeliveriesAsync(stack, ws, campaignId, acked, TimeSpan.FromSeconds(50));
+        var settled = await WaitForDeliveriesAsync(stack, ws, campaignId, acked, TimeSpan.FromSeconds(50), clock);
         var judged = await JudgeAsync(stack, ws, campaignId, raised, users);
 
         var notes = new List<string>
@@ -65,7 +65,7 @@ internal static class DeliveryFaults
             $"and {ackedBeforeKill - recordedAtKill} accepted but not yet at Heap; restarted at {restartedAt.TotalSeconds:0.0} s",
             $"business events whose call failed and was raised again with the same id: {raised.Count(r => r.FailedCalls > 0)} " +
             $"({raised.Sum(r => r.FailedCalls)} failed calls)",
-            $"taken over from the killed runner: {TakenOver(stack)} deliveries; everything at Heap {waited.TotalSeconds:0.0} s after the restart",
+            $"taken over from the killed runner (after Delivery:ClaimAfter, 30 s): {TakenOver(stack)} deliveries; {Settled(settled)}",
         };
         notes.AddRange(judged.Notes);
         var passed = judged.Passed && raised.Count == probes && raised.All(r => r.Enqueued == users) && acked > ackedBeforeKill
@@ -103,10 +103,10 @@ internal static class DeliveryFaults
         var clearedAt = clock.Elapsed;
 
         var acked = raised.Sum(r => r.Enqueued);
-        var waited = await WaitForDeliveriesAsync(stack, ws, campaignId, acked, TimeSpan.FromSeconds(45));
+        var settled = await WaitForDeliveriesAsync(stack, ws, campaignId, acked, TimeSpan.FromSeconds(45), clock);
         var judged = await JudgeAsync(stack, ws, campaignId, raised, users);
 
-        var notes = new List<string> { $"faults cleared at {clearedAt.TotalSeconds:0.0} s; everything at Heap {waited.TotalSeconds:0.0} s later" };
+        var notes = new List<string> { $"faults cleared at {clearedAt.TotalSeconds:0.0} s; {Settled(settled)}" };
         var heap = await stack.HeapStatsAsync();
         var rejected = heap["rejected"]!.AsObject();
         long Rejected(string status) => rejected.TryGetPropertyValue(status, out var n) && n is not null ? (long)n : 0;
@@ -214,8 +214,12 @@ internal static class DeliveryFaults
         return campaign.CampaignId;
     }
 
-    /// <summary>Waits until Heap recorded <paramref name="expected"/> events and the campaign has nothing pending; returns how long it took.</summary>
-    private static async Task<TimeSpan> WaitForDeliveriesAsync(DeliveryStack stack, string ws, string campaignId, long expected, TimeSpan timeout)
+    /// <summary>
+    /// Waits (bounded) until Heap recorded <paramref name="expected"/> events and the campaign has nothing pending;
+    /// returns the scenario time when that was so, or null if it never was.
+    /// </summary>
+    private static async Task<TimeSpan?> WaitForDeliveriesAsync(DeliveryStack stack, string ws, string campaignId, long expected, TimeSpan timeout,
+        Stopwatch scenario)
     {
         var deliveries = new Deliveries.DeliveriesClient(stack.CampaignsChannel);
         var clock = Stopwatch.StartNew();
@@ -228,7 +232,7 @@ internal static class DeliveryFaults
                     DeliveryStack.AdminHeaders, deadline: DateTime.UtcNow.AddSeconds(5));
                 if (recorded >= expected && stats.Pending == 0)
                 {
-                    return clock.Elapsed;
+                    return scenario.Elapsed;
                 }
             }
             catch (Exception ex) when (ex is RpcException or HttpRequestException or TaskCanceledException)
@@ -236,8 +240,12 @@ internal static class DeliveryFaults
             }
             await Task.Delay(250);
         }
-        return clock.Elapsed;
+        return null;
     }
+
+    private static string Settled(TimeSpan? at) => at is { } t
+        ? $"every delivery at Heap and none pending at {t.TotalSeconds:0.0} s"
+        : "gave up waiting: not every delivery reached Heap in time";
 
     internal sealed record DeliveryCounts(long Acked, long Stored, long Lost, long Duplicated, long Unexpected, long IdempotentRepeats)
     {
