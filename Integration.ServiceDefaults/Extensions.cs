@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Configuration;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -73,7 +74,8 @@ public static class Extensions
                 .AddRuntimeInstrumentation()
                 .AddMeter(TelemetryPrefix + "*"))
             .WithTracing(tracing => tracing
-                .SetSampler(new OrphanRedisSpanSampler())
+                // Telemetry:TraceSampleRatio (default 1: every trace) lets a busy deployment record a share of them.
+                .SetSampler(new OrphanRedisSpanSampler(builder.Configuration.GetValue("Telemetry:TraceSampleRatio", 1.0)))
                 .AddSource(builder.Environment.ApplicationName)
                 .AddSource(TelemetryPrefix + "*")
                 .AddAspNetCoreInstrumentation(o =>
