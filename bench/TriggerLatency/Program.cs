@@ -1,0 +1,198 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Grpc.Core;
+using Grpc.Net.Client;
+using Integration.Admin.V1;
+using Integration.Campaigns.V1;
+using TriggerLatency;
+
+// Event-triggered latency of the whole pipeline: Heap event webhooks at a steady rate into the edge; an active
+// event-triggered campaign (no delay) turns each into a track call to the Heap emulator. Per webhook: the time from
+// the edge's 200 to the emulator's received_at of the track event carrying the webhook's probe_id (same clock).
+CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
+CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+
+var options = new Dictionary<string, string>(StringComparer.Ordinal);
+for (var i = 0; i < args.Length; i++)
+{
+    if (args[i] is "-h" or "--help" || !args[i].StartsWith("--", StringComparison.Ordinal))
+    {
+        Console.WriteLine("TriggerLatency [--rate 100] [--seconds 15] [--warmup 3] [--users 500] [--poll-interval-ms N (default: the service's)] [--results FILE]");
+        return args[i] is "-h" or "--help" ? 0 : 2;
+    }
+    options[args[i][2..]] = i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal) ? args[++i] : "true";
+}
+int Int(string name, int fallback) => options.TryGetValue(name, out var value) ? int.Parse(value, CultureInfo.InvariantCulture) : fallback;
+var rate = Int("rate", 100);
+var seconds = Int("seconds", 15);
+var warmup = Int("warmup", 3);
+var userCount = Int("users", 500);
+var resultsFile = options.GetValueOrDefault("results");
+
+var campaignSettings = new Dictionary<string, string>();
+if (options.TryGetValue("poll-interval-ms", out var poll))
+{
+    campaignSettings["Campaigns__PollIntervalMs"] = poll;
+}
+
+Console.WriteLine($"trigger latency bench: {Environment.ProcessorCount} cores, load average {File.ReadAllText("/proc/loadavg").Trim()}");
+Console.WriteLine($"  {rate} webhooks/s for {seconds} s after {warmup} s of warm-up, {userCount} users, campaigns poll interval: " +
+    (poll is null ? "default" : poll + " ms"));
+
+await using var stack = await Stack.StartAsync(campaignSettings);
+using var ingestionChannel = GrpcChannel.ForAddress(stack.IngestionGrpc);
+using var campaignsChannel = GrpcChannel.ForAddress(stack.CampaignsGrpc);
+var auth = new Metadata { { "authorization", $"Bearer {Stack.AdminToken}" } };
+DateTime Deadline() => DateTime.UtcNow.AddSeconds(30);
+
+// A workspace with config "heap" (email identifier), and the campaign: every "Probe Fired" → one track call at once.
+const string WorkspaceId = "latency";
+var admin = new Admin.AdminClient(ingestionChannel);
+var workspace = await admin.CreateWorkspaceAsync(new CreateWorkspaceRequest { WorkspaceId = WorkspaceId, RateLimitPerSecond = 10_000 }, auth, Deadline());
+var config = new IntegrationConfig { WorkspaceId = WorkspaceId, ConfigName = "heap", IdentifierKind = IdentifierKind.Email };
+config.Modules.AddRange([SyncModule.Users, SyncModule.Events]);
+await admin.CreateIntegrationConfigAsync(new CreateIntegrationConfigRequest { Config = config }, auth, Deadline());
+
+var spec = new CampaignSpec { Name = "Trigger latency probe", EventTriggered = new EventTriggeredDelivery { EventName = "Probe Fired" } };
+spec.Steps.Add(new RequestStep
+{
+    Method = "POST",
+    Url = new Uri(stack.Heap, "/api/track").ToString(),
+    BodyFormat = BodyFormat.Json,
+    Body = $$$"""{"app_id":"{{{Stack.HeapApp}}}","identity":"{{UserAttribute['ID']}}","event":"Probe Delivered","properties":{"probe_id":"{{EventAttribute['probe_id']}}"}}""",
+});
+await new Campaigns.CampaignsClient(campaignsChannel).CreateCampaignAsync(
+    new CreateCampaignRequest { WorkspaceId = WorkspaceId, Spec = spec, Activate = true }, auth, Deadline());
+
+var basic = "Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes($"{WorkspaceId}:{workspace.DataApiKey}"));
+using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64, PooledConnectionLifetime = TimeSpan.FromMinutes(10) })
+{
+    BaseAddress = stack.Edge,
+    Timeout = TimeSpan.FromSeconds(10),
+};
+var accepted = new ConcurrentDictionary<string, DateTimeOffset>();
+var refused = new ConcurrentBag<string>();
+var sequence = 0;
+
+async Task SendAsync(string probeId)
+{
+    var user = Interlocked.Increment(ref sequence) % userCount;
+    var body = $$$"""{"customer_id":"probe{{{user}}}@example.com","updated_at":"{{{DateTime.UtcNow.AddMinutes(-1):yyyy-MM-ddTHH:mm:ssZ}}}","email":"probe{{{user}}}@example.com","first_name":"Probe","last_name":"Bench","phone":"","event_attributes":{"event_name":"Probe Fired","probe_id":"{{{probeId}}}"}}""";
+    using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/partner/heap-analytics/events/?configName=heap")
+    {
+        Content = new StringContent(body, Encoding.UTF8, "application/json"),
+    };
+    request.Headers.TryAddWithoutValidation("Authorization", basic);
+    try
+    {
+        using var response = await http.SendAsync(request);
+        var answeredAt = DateTimeOffset.UtcNow;
+        if ((int)response.StatusCode == 200)
+        {
+            accepted[probeId] = answeredAt;
+        }
+        else
+        {
+            refused.Add($"{probeId}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+        }
+    }
+    catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+    {
+        refused.Add($"{probeId}: {ex.Message}");
+    }
+}
+
+// Open loop: webhooks go out on schedule whatever the answers take, as Heap would send them.
+async Task<List<string>> PaceAsync(string prefix, int duration)
+{
+    var ids = new List<string>();
+    var inFlight = new List<Task>();
+    var total = rate * duration;
+    var watch = Stopwatch.StartNew();
+    while (ids.Count < total)
+    {
+        var due = Math.Min(total, (int)(watch.Elapsed.TotalSeconds * rate) + 1);
+        while (ids.Count < due)
+        {
+            var id = $"{prefix}-{ids.Count:D6}";
+            ids.Add(id);
+            inFlight.Add(SendAsync(id));
+        }
+        await Task.Delay(2);
+    }
+    await Task.WhenAll(inFlight);
+    return ids;
+}
+
+var cpuBefore = stack.Processes.ToDictionary(p => p.Name, p => p.CpuSeconds());
+var run = Guid.NewGuid().ToString("N")[..6];
+var warmupIds = await PaceAsync($"w{run}", warmup);
+var measuredStarted = Stopwatch.StartNew();
+var measuredIds = await PaceAsync($"m{run}", seconds);
+var measuredFor = measuredStarted.Elapsed.TotalSeconds;
+
+// Every accepted webhook must come out as exactly one track call; wait up to 30 s for the last ones.
+var expected = warmupIds.Concat(measuredIds).Where(accepted.ContainsKey).ToHashSet();
+Dictionary<string, List<DateTimeOffset>> received = [];
+var waitUntil = DateTime.UtcNow.AddSeconds(30);
+do
+{
+    received = await ReceivedAsync();
+    if (expected.All(received.ContainsKey))
+    {
+        break;
+    }
+    await Task.Delay(250);
+}
+while (DateTime.UtcNow < waitUntil);
+var cpu = stack.Processes.ToDictionary(p => p.Name, p => p.CpuSeconds() - cpuBefore[p.Name]);
+
+async Task<Dictionary<string, List<DateTimeOffset>>> ReceivedAsync()
+{
+    using var document = JsonDocument.Parse(await http.GetStringAsync(
+        new Uri(stack.Heap, $"/_emulator/events?app_id={Stack.HeapApp}&event=Probe%20Delivered")));
+    var byProbe = new Dictionary<string, List<DateTimeOffset>>();
+    foreach (var recorded in document.RootElement.GetProperty("events").EnumerateArray())
+    {
+        var probe = recorded.GetProperty("properties").GetProperty("probe_id").GetString()!;
+        var at = recorded.GetProperty("received_at").GetDateTimeOffset();
+        (byProbe.TryGetValue(probe, out var list) ? list : byProbe[probe] = []).Add(at);
+    }
+    return byProbe;
+}
+
+var latencies = measuredIds
+    .Where(id => accepted.ContainsKey(id) && received.ContainsKey(id))
+    .Select(id => (received[id].Min() - accepted[id]).TotalMilliseconds)
+    .Order()
+    .ToArray();
+var missing = expected.Count(id => !received.ContainsKey(id));
+var duplicated = received.Count(pair => pair.Value.Count > 1);
+var measuredAccepted = measuredIds.Count(accepted.ContainsKey);
+double Percentile(double p) => latencies.Length == 0 ? double.NaN : latencies[Math.Min(latencies.Length - 1, (int)Math.Ceiling(p * latencies.Length) - 1)];
+
+Console.WriteLine($"  sent {measuredIds.Count} measured webhooks in {measuredFor:0.0} s ({measuredIds.Count / measuredFor:0} /s), " +
+    $"{measuredAccepted} answered 200, {refused.Count} refused or failed (warm-up included)");
+foreach (var problem in refused.Take(5))
+{
+    Console.WriteLine($"    {problem}");
+}
+Console.WriteLine($"  CPU seconds during the run: {string.Join(", ", cpu.Select(pair => $"{pair.Key} {pair.Value:0.0}"))}");
+Console.WriteLine($"trigger latency (edge 200 -> track received by the emulator): p50 {Percentile(0.50):0.0} ms, p90 {Percentile(0.90):0.0} ms, " +
+    $"p99 {Percentile(0.99):0.0} ms, max {(latencies.Length > 0 ? latencies[^1] : double.NaN):0.0} ms; matched {latencies.Length}/{measuredIds.Count}");
+Console.WriteLine($"triggered sends: {expected.Count - missing} of {expected.Count} accepted webhooks (warm-up included) arrived, " +
+    $"{missing} missing, {duplicated} twice");
+
+var p99 = Percentile(0.99);
+var ok = missing == 0 && duplicated == 0 && refused.IsEmpty && latencies.Length == measuredIds.Count;
+var met = ok && p99 < 1_000;
+Console.WriteLine($"target p99 < 1000 ms: {(met ? "met" : ok ? "MISSED" : "not measured: webhooks refused or triggered sends missing")}");
+if (resultsFile is not null)
+{
+    await File.WriteAllTextAsync(resultsFile, string.Join('|', "trigger", Percentile(0.5).ToString("0.0"), Percentile(0.9).ToString("0.0"),
+        p99.ToString("0.0"), latencies.Length > 0 ? latencies[^1].ToString("0.0") : "NaN", latencies.Length, measuredIds.Count, missing) + "\n");
+}
+return met ? 0 : 1;
