@@ -2,12 +2,15 @@ using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Net.Client;
 using Integration.Admin.V1;
+using Integration.Campaigns.V1;
 using Integration.Ingestion.V1;
 
-// A small command line for the admin and ingestion gRPC APIs, for machines without grpcurl.
-// Address: INTEGRATION_INGESTION (default http://localhost:5101); token: INTEGRATION_ADMIN_TOKEN (default dev-admin-token).
+// A small command line for the admin, ingestion, campaigns and deliveries gRPC APIs, for machines without grpcurl.
+// Addresses: INTEGRATION_INGESTION (default http://localhost:5101), INTEGRATION_CAMPAIGNS (http://localhost:5102);
+// token: INTEGRATION_ADMIN_TOKEN (default dev-admin-token).
 
 var address = Environment.GetEnvironmentVariable("INTEGRATION_INGESTION") ?? "http://localhost:5101";
+var campaignsAddress = Environment.GetEnvironmentVariable("INTEGRATION_CAMPAIGNS") ?? "http://localhost:5102";
 var token = Environment.GetEnvironmentVariable("INTEGRATION_ADMIN_TOKEN") ?? "dev-admin-token";
 var auth = new Metadata { { "authorization", $"Bearer {token}" } };
 var formatter = new JsonFormatter(JsonFormatter.Settings.Default.WithIndentation());
@@ -15,6 +18,9 @@ var formatter = new JsonFormatter(JsonFormatter.Settings.Default.WithIndentation
 using var channel = GrpcChannel.ForAddress(address);
 var admin = new Admin.AdminClient(channel);
 var ingestion = new Ingestion.IngestionClient(channel);
+using var campaignsChannel = GrpcChannel.ForAddress(campaignsAddress);
+var campaigns = new Campaigns.CampaignsClient(campaignsChannel);
+var deliveries = new Deliveries.DeliveriesClient(campaignsChannel);
 var deadline = DateTime.UtcNow.AddSeconds(15);
 
 try
@@ -47,6 +53,33 @@ try
         ["config", "list", var ws] => await admin.ListIntegrationConfigsAsync(new ListIntegrationConfigsRequest { WorkspaceId = ws }, auth, deadline),
         ["config", "delete", var ws, var name] => await admin.DeleteIntegrationConfigAsync(
             new DeleteIntegrationConfigRequest { WorkspaceId = ws, ConfigName = name }, auth, deadline),
+        ["campaigns", "list", var ws] => await campaigns.ListCampaignsAsync(new ListCampaignsRequest { WorkspaceId = ws }, auth, deadline),
+        ["campaigns", "get", var ws, var id] => await campaigns.GetCampaignAsync(
+            new GetCampaignRequest { WorkspaceId = ws, CampaignId = id }, auth, deadline),
+        ["campaigns", "pause", var ws, var id] => await campaigns.PauseCampaignAsync(
+            new CampaignStateRequest { WorkspaceId = ws, CampaignId = id }, auth, deadline),
+        ["campaigns", "resume", var ws, var id] => await campaigns.ResumeCampaignAsync(
+            new CampaignStateRequest { WorkspaceId = ws, CampaignId = id }, auth, deadline),
+        ["campaigns", "test", var ws, var id, var customer] => await campaigns.TestCampaignAsync(
+            new TestCampaignRequest { WorkspaceId = ws, CampaignId = id, CustomerId = customer }, auth, deadline),
+        ["campaigns", "preview", var ws, var id, var customer] => await campaigns.PreviewCampaignAsync(
+            new PreviewCampaignRequest { WorkspaceId = ws, CampaignId = id, CustomerId = customer }, auth, deadline),
+        ["business-event", var ws, var name, .. var pairs] => await campaigns.TriggerBusinessEventAsync(
+            BusinessEvent(ws, name, pairs), auth, deadline),
+        ["deliveries", "stats", var ws, var id] => await deliveries.GetDeliveryStatsAsync(
+            new GetDeliveryStatsRequest { WorkspaceId = ws, CampaignId = id }, auth, deadline),
+        ["deliveries", "log", var ws, var id] => await deliveries.ListDeliveriesAsync(
+            new ListDeliveriesRequest { WorkspaceId = ws, CampaignId = id, Limit = 50 }, auth, deadline),
+        ["dead-letters", "list", var ws, ..] => await deliveries.ListDeadLettersAsync(new ListDeadLettersRequest
+        {
+            Filter = new DeadLetterFilter { WorkspaceId = ws, CampaignId = Option(args, "--campaign") ?? "" },
+        }, auth, deadline),
+        ["dead-letters", "replay", var ws, var id] => await deliveries.ReplayDeadLetterAsync(
+            new ReplayDeadLetterRequest { WorkspaceId = ws, DeliveryId = id }, auth, deadline),
+        ["dead-letters", "replay-all", var ws, ..] => await deliveries.ReplayDeadLettersAsync(new ReplayDeadLettersRequest
+        {
+            Filter = new DeadLetterFilter { WorkspaceId = ws, CampaignId = Option(args, "--campaign") ?? "" },
+        }, auth, deadline),
         _ => throw new ArgumentException(Usage),
     };
     Console.WriteLine(formatter.Format(result));
@@ -61,6 +94,24 @@ catch (Exception ex) when (ex is ArgumentException or FormatException)
 {
     Console.Error.WriteLine(ex.Message);
     return 2;
+}
+
+static TriggerBusinessEventRequest BusinessEvent(string workspaceId, string name, string[] pairs)
+{
+    var request = new TriggerBusinessEventRequest { WorkspaceId = workspaceId, Name = name };
+    foreach (var pair in pairs)
+    {
+        var eq = pair.IndexOf('=');
+        if (eq <= 0)
+        {
+            throw new ArgumentException($"Business event attributes are key=value, not '{pair}'.");
+        }
+        var value = pair[(eq + 1)..];
+        request.Attributes[pair[..eq]] = double.TryParse(value, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var number)
+            ? new AttributeValue { NumberValue = number }
+            : new AttributeValue { StringValue = value };
+    }
+    return request;
 }
 
 static string? Option(string[] args, string name)
@@ -88,6 +139,12 @@ partial class Program
           workspace get <id> | rotate-key <id> | set-limit <id> <n>
           config create <workspace> <name> [--identifier email|phone|external_id]
           config list <workspace> | delete <workspace> <name>
-        environment: INTEGRATION_INGESTION (http://localhost:5101), INTEGRATION_ADMIN_TOKEN (dev-admin-token)
+          campaigns list <workspace> | get|pause|resume <workspace> <campaign_id>
+          campaigns test|preview <workspace> <campaign_id> <customer_id>         test sends once; preview only renders
+          business-event <workspace> <name> [key=value …]                          sends to every listening campaign's audience
+          deliveries stats|log <workspace> <campaign_id>
+          dead-letters list <workspace> [--campaign ID] | replay <workspace> <delivery_id> | replay-all <workspace> [--campaign ID]
+        environment: INTEGRATION_INGESTION (http://localhost:5101), INTEGRATION_CAMPAIGNS (http://localhost:5102),
+                     INTEGRATION_ADMIN_TOKEN (dev-admin-token)
         """;
 }
