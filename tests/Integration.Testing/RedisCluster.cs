@@ -119,23 +119,7 @@ public sealed class RedisCluster : IAsyncLifetime
         }
     }
 
-    private static async Task<bool> PingAsync(int port)
-    {
-        try
-        {
-            using var client = new TcpClient();
-            await client.ConnectAsync("127.0.0.1", port);
-            var stream = client.GetStream();
-            await stream.WriteAsync("PING\r\n"u8.ToArray());
-            var buffer = new byte[16];
-            var read = await stream.ReadAsync(buffer);
-            return read > 0 && buffer[0] == (byte)'+';
-        }
-        catch (SocketException)
-        {
-            return false;
-        }
-    }
+    private static Task<bool> PingAsync(int port) => RedisServer.PingAsync(port);
 
     private static async Task<(int ExitCode, string Output)> RunCliAsync(TimeSpan timeout, IEnumerable<string> args)
     {
@@ -166,15 +150,7 @@ public sealed class RedisCluster : IAsyncLifetime
         return (process.ExitCode, await stdout + await stderr);
     }
 
-    private static string FindExecutable(string name)
-    {
-        var path = Environment.GetEnvironmentVariable("PATH") ?? "";
-        return path.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
-            .Select(dir => Path.Combine(dir, name))
-            .FirstOrDefault(File.Exists)
-            ?? throw new InvalidOperationException(
-                $"{name} is not on PATH. The test script installs it (scripts/test.sh; Debian's redis-server package brings redis-tools); by hand: apt-get install -y redis-server.");
-    }
+    private static string FindExecutable(string name) => RedisServer.FindExecutable(name);
 
     private static void Kill(Process process)
     {

@@ -43,7 +43,7 @@ public sealed class RedisServer : IAsyncLifetime
     private async Task StartAsync(int port)
     {
         Port = port;
-        var executable = FindRedisServer();
+        var executable = FindExecutable("redis-server");
         var info = new ProcessStartInfo(executable)
         {
             RedirectStandardOutput = true,
@@ -81,12 +81,15 @@ public sealed class RedisServer : IAsyncLifetime
         throw new TimeoutException($"redis-server did not answer PING on port {port} within 10 s.");
     }
 
-    private async Task<bool> PingAsync()
+    private Task<bool> PingAsync() => PingAsync(Port);
+
+    /// <summary>Whether a Redis on this loopback port answers PING (used by the cluster fixture too).</summary>
+    internal static async Task<bool> PingAsync(int port)
     {
         try
         {
             using var client = new TcpClient();
-            await client.ConnectAsync("127.0.0.1", Port);
+            await client.ConnectAsync("127.0.0.1", port);
             var stream = client.GetStream();
             await stream.WriteAsync("PING\r\n"u8.ToArray());
             var buffer = new byte[16];
@@ -99,14 +102,15 @@ public sealed class RedisServer : IAsyncLifetime
         }
     }
 
-    private static string FindRedisServer()
+    /// <summary>A Redis program on PATH (redis-server, redis-cli), or an error that says how to get it.</summary>
+    internal static string FindExecutable(string name)
     {
         var path = Environment.GetEnvironmentVariable("PATH") ?? "";
         return path.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
-            .Select(dir => Path.Combine(dir, "redis-server"))
+            .Select(dir => Path.Combine(dir, name))
             .FirstOrDefault(File.Exists)
             ?? throw new InvalidOperationException(
-                "redis-server is not on PATH. The test script installs it (scripts/test.sh); by hand: apt-get install -y redis-server.");
+                $"{name} is not on PATH. The test script installs it (scripts/test.sh; Debian's redis-server package brings redis-tools); by hand: apt-get install -y redis-server.");
     }
 
     public Task DisposeAsync()
