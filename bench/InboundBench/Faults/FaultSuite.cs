@@ -28,6 +28,11 @@ internal static class FaultSuite
             ("kill-campaigns", DeliveryFaults.KillCampaignsAsync),
             ("heap-faults", DeliveryFaults.HeapFaultsAsync),
         };
+        if (only is not null && scenarios.All(s => s.Name != only))
+        {
+            Console.Error.WriteLine($"unknown scenario '{only}'; one of: {string.Join(", ", scenarios.Select(s => s.Name))}");
+            return 2;
+        }
         var results = new List<ScenarioResult>();
         foreach (var (name, run) in scenarios.Where(s => only is null || s.Name == only))
         {
