@@ -4,7 +4,7 @@
 # that POSTs to the emulator's /api/track, sends event webhooks at a steady rate and prints, per webhook, the time
 # from the edge's 200 to the emulator's received_at of the track call it triggered: p50/p90/p99/max, matched vs sent.
 # Exits 1 if a triggered send is missing or p99 >= 1 s. Extra arguments go to the bench, e.g.
-#   bench/trigger-latency.sh --rate 100 --seconds 15 --warmup 3 --users 500 [--poll-interval-ms 500]
+#   bench/trigger-latency.sh --rate 100 --seconds 15 --warmup 5 --users 500 [--poll-interval-ms 500]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/prerequisites.sh || exit 1

@@ -20,7 +20,7 @@ for (var i = 0; i < args.Length; i++)
 {
     if (args[i] is "-h" or "--help" || !args[i].StartsWith("--", StringComparison.Ordinal))
     {
-        Console.WriteLine("TriggerLatency [--rate 100] [--seconds 15] [--warmup 3] [--users 500] [--poll-interval-ms N (default: the service's)] [--results FILE]");
+        Console.WriteLine("TriggerLatency [--rate 100] [--seconds 15] [--warmup 5] [--users 500] [--poll-interval-ms N (default: the service's)] [--results FILE] [--dump FILE]");
         return args[i] is "-h" or "--help" ? 0 : 2;
     }
     options[args[i][2..]] = i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal) ? args[++i] : "true";
@@ -28,7 +28,7 @@ for (var i = 0; i < args.Length; i++)
 int Int(string name, int fallback) => options.TryGetValue(name, out var value) ? int.Parse(value, CultureInfo.InvariantCulture) : fallback;
 var rate = Int("rate", 100);
 var seconds = Int("seconds", 15);
-var warmup = Int("warmup", 3);
+var warmup = Int("warmup", 5);
 var userCount = Int("users", 500);
 var resultsFile = options.GetValueOrDefault("results");
 
@@ -169,6 +169,12 @@ var latencies = measuredIds
     .Select(id => (received[id].Min() - accepted[id]).TotalMilliseconds)
     .Order()
     .ToArray();
+if (options.GetValueOrDefault("dump") is { } dump)
+{
+    // For diagnosis: probe, edge 200 (Unix ms), emulator received_at (Unix ms), one line per measured webhook.
+    await File.WriteAllLinesAsync(dump, measuredIds.Where(id => accepted.ContainsKey(id) && received.ContainsKey(id))
+        .Select(id => $"{id} {accepted[id].ToUnixTimeMilliseconds()} {received[id].Min().ToUnixTimeMilliseconds()}"));
+}
 var missing = expected.Count(id => !received.ContainsKey(id));
 var duplicated = received.Count(pair => pair.Value.Count > 1);
 var measuredAccepted = measuredIds.Count(accepted.ContainsKey);

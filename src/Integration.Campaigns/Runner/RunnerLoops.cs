@@ -13,6 +13,8 @@ internal sealed partial class RunnerLoops(
     IOptions<CampaignsOptions> options,
     ILogger<RunnerLoops> logger) : BackgroundService
 {
+    private static readonly TimeSpan FirstIdleDelay = TimeSpan.FromMilliseconds(10);
+
     protected override Task ExecuteAsync(CancellationToken stoppingToken) => Task.WhenAll(
         LoopAsync("event triggers", triggers.PollOnceAsync, stoppingToken),
         LoopAsync("pending steps", pendingSteps.RunDueAsync, stoppingToken),
@@ -21,7 +23,12 @@ internal sealed partial class RunnerLoops(
     private async Task LoopAsync(string name, Func<CancellationToken, Task<int>> iteration, CancellationToken stoppingToken)
     {
         // Polling runs on the real clock; "now" inside the iterations comes from the TimeProvider.
+        // After work the loop looks again at once, then backs off (10, 20, 40 … ms) to the poll interval, as the
+        // delivery lanes do: under steady traffic a new event waits milliseconds, not up to a whole interval, while
+        // an idle loop still polls once an interval.
         var interval = TimeSpan.FromMilliseconds(options.Value.PollIntervalMs);
+        var firstIdleDelay = TimeSpan.FromTicks(Math.Min(FirstIdleDelay.Ticks, interval.Ticks));
+        var idleDelay = interval;
         while (!stoppingToken.IsCancellationRequested)
         {
             var didWork = false;
@@ -33,17 +40,20 @@ internal sealed partial class RunnerLoops(
             {
                 LogIterationFailed(ex, name);
             }
-            if (!didWork)
+            if (didWork)
             {
-                try
-                {
-                    await Task.Delay(interval, stoppingToken);
-                }
-                catch (OperationCanceledException)
-                {
-                    return;
-                }
+                idleDelay = firstIdleDelay;
+                continue;
             }
+            try
+            {
+                await Task.Delay(idleDelay, stoppingToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            idleDelay = TimeSpan.FromTicks(Math.Min(idleDelay.Ticks * 2, interval.Ticks));
         }
     }
 
