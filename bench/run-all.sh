@@ -55,7 +55,7 @@ echo "rate limiter (bench/ratelimit.sh): $(verdict ratelimit)"
 echo "delivery engine (bench/delivery.sh): $(verdict delivery)"
 [[ -f "$out/delivery.log" ]] && grep -E '^(enqueue|engine|[a-z].*: .*p50)' "$out/delivery.log" | grep -v '^delivery bench' | sed 's/^/  /'
 echo "event-triggered latency (bench/trigger-latency.sh, target p99 < 1 s): $(verdict trigger)"
-[[ -f "$out/trigger.log" ]] && grep -E '^(trigger latency|triggered sends)' "$out/trigger.log" | sed 's/^/  /'
+[[ -f "$out/trigger.log" ]] && grep -E '^(trigger latency \(|triggered sends)' "$out/trigger.log" | sed 's/^/  /'
 echo
 printf '%-26s %6s %8s %8s %6s %11s\n' "fault suite" "result" "acked" "stored" "lost" "duplicated"
 if [[ -f "$out/faults.results" ]]; then
