@@ -19,6 +19,7 @@ internal static class DeliveryEngineExtensions
         builder.Services.AddSingleton<IValidateOptions<DeliveryEngineOptions>, DeliveryEngineOptionsValidator>();
 
         builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<NewLaneSignal>();
         builder.Services.AddSingleton<RedisDeliveryStore>();
         builder.Services.AddSingleton<IDeliveryQueue>(sp => sp.GetRequiredService<RedisDeliveryStore>());
         builder.Services.AddSingleton<IDeliveryStore>(sp => sp.GetRequiredService<RedisDeliveryStore>());

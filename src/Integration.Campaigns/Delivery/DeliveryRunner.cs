@@ -17,6 +17,7 @@ internal sealed partial class DeliveryRunner(
     DeliveryMetrics metrics,
     IOptions<DeliveryEngineOptions> options,
     TimeProvider time,
+    NewLaneSignal newLanes,
     ILogger<DeliveryRunner> logger) : BackgroundService
 {
     private const int MaxHistory = 50;
@@ -59,6 +60,7 @@ internal sealed partial class DeliveryRunner(
         var nextGauge = DateTimeOffset.MinValue;
         while (!stoppingToken.IsCancellationRequested)
         {
+            var newLane = newLanes.Next;
             try
             {
                 var countPending = time.GetUtcNow() >= nextGauge;
@@ -84,7 +86,7 @@ internal sealed partial class DeliveryRunner(
             {
                 LogLoopFailed(logger, "discovery", ex);
             }
-            await DelayAsync(DiscoveryInterval, stoppingToken);
+            await Task.WhenAny(DelayAsync(DiscoveryInterval, stoppingToken), newLane);
         }
     }
 

@@ -60,7 +60,7 @@ internal interface IDeliverySkips
 /// workspace carries its <c>{ws}</c> hash tag, so each script touches one slot.
 /// </summary>
 internal sealed class RedisDeliveryStore(
-    IConnectionMultiplexer redis, IOptions<DeliveryEngineOptions> options, TimeProvider time)
+    IConnectionMultiplexer redis, IOptions<DeliveryEngineOptions> options, TimeProvider time, NewLaneSignal newLanes)
     : IDeliveryQueue, IDeliveryStore, IDeadLetterStore, IDeliverySkips
 {
     public const string ConsumerGroup = "runners";
@@ -206,6 +206,7 @@ internal sealed class RedisDeliveryStore(
         await Db.ScriptEvaluateAsync(EnqueueScript,
             [RecordKey(ws, request.DeliveryId), StreamKey(ws, lane), LanesKey(ws), DueKey(ws), StatsKey(ws, request.CampaignId)],
             [request.DeliveryId, JsonSerializer.Serialize(request, Json), request.CampaignId, lane, destination, now, due]);
+        newLanes.Enqueued(ws, lane);
     }
 
     public async Task<IReadOnlyList<string>> GetWorkspacesAsync() =>
