@@ -6,6 +6,8 @@ var builder = DistributedApplication.CreateBuilder(args);
 
 // Guards the administrative gRPC APIs (admin, campaigns). Development default in appsettings.Development.json.
 var adminToken = builder.AddParameter("admin-token", secret: true);
+// Guards ingestion's internal APIs (Ingestion, Segments), which only the edge and campaigns call.
+var internalToken = builder.AddParameter("internal-token", secret: true);
 
 var redis = builder.AddIntegrationRedis("redis");
 
@@ -15,6 +17,7 @@ var ingestion = builder.AddProject<Projects.Integration_Ingestion>("ingestion")
     .WithFixedPort("grpc", "Ingestion")
     .WithHttpHealthCheck("/health", endpointName: "http")
     .WithEnvironment("Admin__Token", adminToken)
+    .WithEnvironment("Internal__Token", internalToken)
     .WithReference(redis).WaitFor(redis);
 
 var heap = builder.AddProject<Projects.Integration_HeapEmulator>("heap")
@@ -28,6 +31,7 @@ var edge = builder.AddProject<Projects.Integration_Edge>("edge")
     .WithFixedPort("http", "Edge")
     .WithHttpHealthCheck("/health")
     .WithExternalHttpEndpoints()
+    .WithEnvironment("Internal__Token", internalToken)
     .WithReference(redis).WaitFor(redis)
     // The edge cannot accept anything before ingestion can store it.
     .WithReference(ingestion).WaitFor(ingestion);
@@ -41,6 +45,7 @@ var campaigns = builder.AddProject<Projects.Integration_Campaigns>("campaigns")
     .WithFixedPort("grpc", "Campaigns")
     .WithHttpHealthCheck("/health", endpointName: "http")
     .WithEnvironment("Admin__Token", adminToken)
+    .WithEnvironment("Internal__Token", internalToken)
     .WithReference(redis).WaitFor(redis)
     .WithReference(ingestion).WaitFor(ingestion)
     .WithReference(heap);

@@ -40,7 +40,8 @@ public static class Extensions
 
     /// <summary>
     /// Registers a typed gRPC client for a named gRPC endpoint of another resource, addressed through
-    /// service discovery (for example <c>http://_grpc.ingestion</c>). The standard HTTP resilience
+    /// service discovery (for example <c>http://_grpc.ingestion</c>), carrying <c>Internal:Token</c> when
+    /// configured. The standard HTTP resilience
     /// handler is removed: its timeouts would cut streaming calls and its retries would repeat writes
     /// that the caller already handles (deadlines and Unavailable are the caller's business).
     /// </summary>
@@ -51,6 +52,9 @@ public static class Extensions
 #pragma warning disable EXTEXP0001 // RemoveAllResilienceHandlers is marked experimental but is the documented way out.
         builder.RemoveAllResilienceHandlers();
 #pragma warning restore EXTEXP0001
+        // Internal APIs (ingestion's) check Internal:Token when it is configured; send it when we have it.
+        services.AddTransient<InternalTokenHandler>();
+        builder.AddHttpMessageHandler<InternalTokenHandler>();
         return builder;
     }
 

@@ -28,9 +28,9 @@ try
     IMessage result = args switch
     {
         ["user", var ws, var id, ..] => await ingestion.GetUserAsync(
-            new GetUserRequest { WorkspaceId = ws, CustomerId = id, IdentifierKind = Kind(Option(args, "--identifier") ?? "none") }, deadline: deadline),
+            new GetUserRequest { WorkspaceId = ws, CustomerId = id, IdentifierKind = Kind(Option(args, "--identifier") ?? "none") }, auth, deadline),
         ["events", var ws, var id, ..] => await ingestion.ListUserEventsAsync(
-            new ListUserEventsRequest { WorkspaceId = ws, CustomerId = id, Limit = int.Parse(Option(args, "--limit") ?? "100") }, deadline: deadline),
+            new ListUserEventsRequest { WorkspaceId = ws, CustomerId = id, Limit = int.Parse(Option(args, "--limit") ?? "100") }, auth, deadline),
         ["workspace", "create", var ws, ..] => await admin.CreateWorkspaceAsync(new CreateWorkspaceRequest
         {
             WorkspaceId = ws,

@@ -47,7 +47,11 @@ public sealed class InboundEndToEndTests(AppHostFixture fixture)
         var endpoint = fixture.App.GetEndpoint("ingestion", "grpc");
         using var channel = GrpcChannel.ForAddress(endpoint);
         var client = new Ingestion.V1.Ingestion.IngestionClient(channel);
+        var unauthenticated = await Assert.ThrowsAsync<Grpc.Core.RpcException>(() => client.GetUserAsync(
+            new GetUserRequest { WorkspaceId = "DEMO0001", CustomerId = "carol@example.com" }, deadline: DateTime.UtcNow.AddSeconds(10)).ResponseAsync);
+        Assert.Equal(Grpc.Core.StatusCode.Unauthenticated, unauthenticated.StatusCode);
         var user = await client.GetUserAsync(new GetUserRequest { WorkspaceId = "DEMO0001", CustomerId = "carol@example.com" },
+            new Grpc.Core.Metadata { { "authorization", "Bearer dev-internal-token" } },
             deadline: DateTime.UtcNow.AddSeconds(10), cancellationToken: cts.Token);
         Assert.Equal("Carol", user.Attributes["first_name"].StringValue);
         Assert.Equal(1, user.Events.Single(e => e.EventName == "Checkout Started").Count);

@@ -178,6 +178,31 @@ public sealed class IngestionServiceTests(RedisServer redis) : IClassFixture<Red
     }
 
     [Fact]
+    public async Task GuardsTheInternalApiWithTheInternalOrTheAdminTokenWhenOneIsConfigured()
+    {
+        await using var service = new KestrelServiceFactory<ingestion::Program>(new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:redis"] = redis.ConnectionString,
+            ["Internal:Token"] = "internal-secret",
+            ["Admin:Token"] = "admin-secret",
+        }, grpc: true);
+        using var channel = service.CreateGrpcChannel();
+        var client = new IngestionClient(channel);
+        var request = new GetWorkspaceAuthRequest { WorkspaceId = "nobody" };
+        Metadata Bearer(string token) => new() { { "authorization", $"Bearer {token}" } };
+
+        var missing = await Assert.ThrowsAsync<RpcException>(() => client.GetWorkspaceAuthAsync(request).ResponseAsync);
+        var wrong = await Assert.ThrowsAsync<RpcException>(() => client.GetWorkspaceAuthAsync(request, Bearer("guess")).ResponseAsync);
+        var withInternal = await Assert.ThrowsAsync<RpcException>(() => client.GetWorkspaceAuthAsync(request, Bearer("internal-secret")).ResponseAsync);
+        var withAdmin = await Assert.ThrowsAsync<RpcException>(() => client.GetWorkspaceAuthAsync(request, Bearer("admin-secret")).ResponseAsync);
+
+        Assert.Equal(StatusCode.Unauthenticated, missing.StatusCode);
+        Assert.Equal(StatusCode.Unauthenticated, wrong.StatusCode);
+        Assert.Equal(StatusCode.NotFound, withInternal.StatusCode);
+        Assert.Equal(StatusCode.NotFound, withAdmin.StatusCode);
+    }
+
+    [Fact]
     public async Task AnswersUnavailableWhenRedisIsDown()
     {
         await using var service = new KestrelServiceFactory<ingestion::Program>(new Dictionary<string, string?>

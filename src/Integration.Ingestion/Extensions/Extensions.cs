@@ -24,7 +24,10 @@ internal static class Extensions
         builder.AddSegments();
 
         builder.Services.AddGrpc(o => o.MaxReceiveMessageSize = 16 * 1024 * 1024)
-            .AddServiceOptions<AdminService>(o => o.Interceptors.Add<AdminTokenInterceptor>());
+            .AddServiceOptions<AdminService>(o => o.Interceptors.Add<AdminTokenInterceptor>())
+            // Called by the edge and campaigns only: guarded by the internal token the AppHost gives them.
+            .AddServiceOptions<IngestionService>(o => o.Interceptors.Add<InternalTokenInterceptor>())
+            .AddServiceOptions<SegmentsService>(o => o.Interceptors.Add<InternalTokenInterceptor>());
         builder.Services.AddGrpcReflection();
         builder.Services.AddGrpcHealthChecks();
     }
