@@ -95,7 +95,7 @@ internal sealed class DeliveryStack : IAsyncDisposable
             "--port", RedisPort.ToString(), "--bind", "127.0.0.1", "--dir", Directory, "--save", "",
             "--appendonly", "yes", "--appendfsync", "everysec", "--protected-mode", "no",
         ], new Dictionary<string, string>(), Directory);
-        await WaitAsync("redis", RedisProcess, async () =>
+        await RedisProcess.WaitUntilAsync("redis", async () =>
         {
             using var client = new TcpClient();
             await client.ConnectAsync("127.0.0.1", RedisPort);
@@ -118,7 +118,7 @@ internal sealed class DeliveryStack : IAsyncDisposable
                 ["Kestrel__Endpoints__http__Url"] = $"http://127.0.0.1:{IngestionHttpPort}",
                 ["Kestrel__Endpoints__grpc__Url"] = $"http://127.0.0.1:{IngestionGrpcPort}",
             }, Directory);
-        await WaitHealthyAsync("ingestion", IngestionProcess, IngestionHttpPort);
+        await IngestionProcess.WaitHealthyAsync("ingestion", IngestionHttpPort);
     }
 
     private async Task StartHeapAsync()
@@ -132,7 +132,7 @@ internal sealed class DeliveryStack : IAsyncDisposable
                 ["HeapEmulator__Apps__0"] = HeapApp,
                 ["Logging__LogLevel__Default"] = "Warning",
             }, Directory);
-        await WaitHealthyAsync("heap", HeapProcess, HeapPort);
+        await HeapProcess.WaitHealthyAsync("heap", HeapPort);
     }
 
     /// <summary>Starts campaigns (again, after a kill: same ports, a new runner consumer name).</summary>
@@ -153,7 +153,7 @@ internal sealed class DeliveryStack : IAsyncDisposable
             environment[key] = value;
         }
         CampaignsProcess = ManagedProcess.Start("campaigns", Service("Integration.Campaigns"), [], environment, Directory);
-        await WaitHealthyAsync("campaigns", CampaignsProcess, CampaignsHttpPort);
+        await CampaignsProcess.WaitHealthyAsync("campaigns", CampaignsHttpPort);
     }
 
     /// <summary>POST /_emulator/faults with a rule such as <c>{"status":429,"retry_after_seconds":2,"count":50}</c>.</summary>
@@ -180,37 +180,6 @@ internal sealed class DeliveryStack : IAsyncDisposable
         (JsonArray)(await Heap.GetFromJsonAsync<JsonObject>($"/_emulator/events?app_id={HeapApp}"))!["events"]!;
 
     private string Service(string project) => Path.Combine(_root, $"src/{project}/bin/Release/net10.0/{project}.dll");
-
-    private static async Task WaitHealthyAsync(string name, ManagedProcess process, int httpPort)
-    {
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
-        await WaitAsync(name, process, async () =>
-            (await http.GetAsync($"http://127.0.0.1:{httpPort}/health")).IsSuccessStatusCode);
-    }
-
-    private static async Task WaitAsync(string name, ManagedProcess process, Func<Task<bool>> probe)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (DateTime.UtcNow < deadline)
-        {
-            if (process.HasExited)
-            {
-                throw new InvalidOperationException($"{name} exited during start-up:{Environment.NewLine}{process.LogTail()}");
-            }
-            try
-            {
-                if (await probe())
-                {
-                    return;
-                }
-            }
-            catch (Exception ex) when (ex is HttpRequestException or SocketException or TaskCanceledException or IOException)
-            {
-            }
-            await Task.Delay(100);
-        }
-        throw new TimeoutException($"{name} was not healthy within 60 s:{Environment.NewLine}{process.LogTail()}");
-    }
 
     public async ValueTask DisposeAsync()
     {

@@ -77,7 +77,7 @@ internal sealed class InboundStack : IAsyncDisposable
             "--port", RedisPort.ToString(), "--bind", "127.0.0.1", "--dir", Directory, "--save", "",
             "--appendonly", "yes", "--appendfsync", "everysec", "--protected-mode", "no",
         ], new Dictionary<string, string>(), Directory);
-        await WaitAsync("redis", Redis, async () =>
+        await Redis.WaitUntilAsync("redis", async () =>
         {
             using var client = new TcpClient();
             await client.ConnectAsync("127.0.0.1", RedisPort);
@@ -101,7 +101,7 @@ internal sealed class InboundStack : IAsyncDisposable
                 ["Kestrel__Endpoints__http__Url"] = $"http://127.0.0.1:{IngestionHttpPort}",
                 ["Kestrel__Endpoints__grpc__Url"] = $"http://127.0.0.1:{IngestionGrpcPort}",
             }, Directory);
-        await WaitHealthyAsync("ingestion", Ingestion, IngestionHttpPort);
+        await Ingestion.WaitHealthyAsync("ingestion", IngestionHttpPort);
     }
 
     public async Task StartEdgeAsync()
@@ -119,7 +119,7 @@ internal sealed class InboundStack : IAsyncDisposable
         }
         Edge = ManagedProcess.Start("edge", Path.Combine(_root, "src/Integration.Edge/bin/Release/net10.0/Integration.Edge.dll"), [],
             environment, Directory);
-        await WaitHealthyAsync("edge", Edge, EdgePort);
+        await Edge.WaitHealthyAsync("edge", EdgePort);
     }
 
     /// <summary>Creates workspaces <c>{prefix}0001…</c>, each with config "heap" (email identifier, every module).</summary>
@@ -140,37 +140,6 @@ internal sealed class InboundStack : IAsyncDisposable
             workspaces[i] = new Workspace(id, created.DataApiKey);
         });
         return workspaces;
-    }
-
-    private async Task WaitHealthyAsync(string name, ManagedProcess process, int httpPort)
-    {
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
-        await WaitAsync(name, process, async () =>
-            (await http.GetAsync($"http://127.0.0.1:{httpPort}/health")).IsSuccessStatusCode);
-    }
-
-    private static async Task WaitAsync(string name, ManagedProcess process, Func<Task<bool>> probe)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (DateTime.UtcNow < deadline)
-        {
-            if (process.HasExited)
-            {
-                throw new InvalidOperationException($"{name} exited during start-up:{Environment.NewLine}{process.LogTail()}");
-            }
-            try
-            {
-                if (await probe())
-                {
-                    return;
-                }
-            }
-            catch (Exception ex) when (ex is HttpRequestException or SocketException or TaskCanceledException or IOException)
-            {
-            }
-            await Task.Delay(100);
-        }
-        throw new TimeoutException($"{name} was not healthy within 60 s:{Environment.NewLine}{process.LogTail()}");
     }
 
     public async ValueTask DisposeAsync()

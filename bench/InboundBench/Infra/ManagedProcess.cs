@@ -71,6 +71,38 @@ internal sealed class ManagedProcess : IDisposable
         }
     }
 
+    /// <summary>Waits (at most 60 s) until the service answers 200 on <c>/health</c> of its HTTP port.</summary>
+    public async Task WaitHealthyAsync(string name, int httpPort)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        await WaitUntilAsync(name, async () => (await http.GetAsync($"http://127.0.0.1:{httpPort}/health")).IsSuccessStatusCode);
+    }
+
+    /// <summary>Waits (at most 60 s) until <paramref name="probe"/> holds; fails at once, with the log tail, if the process exits.</summary>
+    public async Task WaitUntilAsync(string name, Func<Task<bool>> probe)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (HasExited)
+            {
+                throw new InvalidOperationException($"{name} exited during start-up:{Environment.NewLine}{LogTail()}");
+            }
+            try
+            {
+                if (await probe())
+                {
+                    return;
+                }
+            }
+            catch (Exception ex) when (ex is HttpRequestException or System.Net.Sockets.SocketException or TaskCanceledException or IOException)
+            {
+            }
+            await Task.Delay(100);
+        }
+        throw new TimeoutException($"{name} was not healthy within 60 s:{Environment.NewLine}{LogTail()}");
+    }
+
     public string LogTail(int lines = 20)
     {
         try
