@@ -26,6 +26,7 @@ internal sealed partial class WebhookHandler(
     ILogger<WebhookHandler> logger)
 {
     private static readonly JsonDocumentOptions JsonOptions = new() { MaxDepth = 16 };
+    private const string UnavailableMessage = "Storage is unavailable; the data was not accepted. Retry later.";
 
     public async Task HandleAsync(HttpContext context, string moduleName)
     {
@@ -78,7 +79,9 @@ internal sealed partial class WebhookHandler(
         catch (RateCounterUnavailableException ex)
         {
             LogRateCounterUnavailable(logger, ex, workspaceId);
-            return await UnavailableAsync(context, requestId);
+            // The limiter says when to come back (RateLimiting:UnavailableRetryAfter).
+            RateLimitHeaders.ApplyUnavailable(context.Response, ex);
+            return await FailAsync(context, 503, "unavailable", UnavailableMessage, requestId);
         }
         RateLimitHeaders.Apply(context.Response, decision);
         if (!decision.Allowed)
@@ -290,7 +293,7 @@ internal sealed partial class WebhookHandler(
 
     private async Task<(int, string)> UnavailableAsync(HttpContext context, string requestId)
     {
-        await MoEngageResponses.FailAsync(context, 503, "Storage is unavailable; the data was not accepted. Retry later.", requestId,
+        await MoEngageResponses.FailAsync(context, 503, UnavailableMessage, requestId,
             retryAfterSeconds: options.Value.UnavailableRetryAfterSeconds);
         return (503, "unavailable");
     }
