@@ -90,21 +90,7 @@ internal sealed class DeliveryStack : IAsyncDisposable
 
     private async Task StartRedisAsync()
     {
-        RedisProcess = ManagedProcess.Start("redis", "redis-server",
-        [
-            "--port", RedisPort.ToString(), "--bind", "127.0.0.1", "--dir", Directory, "--save", "",
-            "--appendonly", "yes", "--appendfsync", "everysec", "--protected-mode", "no",
-        ], new Dictionary<string, string>(), Directory);
-        await RedisProcess.WaitUntilAsync("redis", async () =>
-        {
-            using var client = new TcpClient();
-            await client.ConnectAsync("127.0.0.1", RedisPort);
-            var stream = client.GetStream();
-            await stream.WriteAsync("PING\r\n"u8.ToArray());
-            var buffer = new byte[64];
-            var read = await stream.ReadAsync(buffer);
-            return read > 0 && buffer[0] == (byte)'+';
-        });
+        RedisProcess = await ManagedProcess.StartRedisAsync(RedisPort, Directory);
     }
 
     private async Task StartIngestionAsync()

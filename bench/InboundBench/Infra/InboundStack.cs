@@ -72,22 +72,7 @@ internal sealed class InboundStack : IAsyncDisposable
 
     public async Task StartRedisAsync()
     {
-        Redis = ManagedProcess.Start("redis", "redis-server",
-        [
-            "--port", RedisPort.ToString(), "--bind", "127.0.0.1", "--dir", Directory, "--save", "",
-            "--appendonly", "yes", "--appendfsync", "everysec", "--protected-mode", "no",
-        ], new Dictionary<string, string>(), Directory);
-        await Redis.WaitUntilAsync("redis", async () =>
-        {
-            using var client = new TcpClient();
-            await client.ConnectAsync("127.0.0.1", RedisPort);
-            var stream = client.GetStream();
-            await stream.WriteAsync("PING\r\n"u8.ToArray());
-            var buffer = new byte[64];
-            var read = await stream.ReadAsync(buffer);
-            // While the AOF loads Redis answers -LOADING.
-            return read > 0 && buffer[0] == (byte)'+';
-        });
+        Redis = await ManagedProcess.StartRedisAsync(RedisPort, Directory);
     }
 
     public async Task StartIngestionAsync()

@@ -71,6 +71,28 @@ internal sealed class ManagedProcess : IDisposable
         }
     }
 
+    /// <summary>Starts redis-server with AOF (everysec) on a loopback port and waits until it answers PING.</summary>
+    public static async Task<ManagedProcess> StartRedisAsync(int port, string directory)
+    {
+        var redis = Start("redis", "redis-server",
+        [
+            "--port", port.ToString(), "--bind", "127.0.0.1", "--dir", directory, "--save", "",
+            "--appendonly", "yes", "--appendfsync", "everysec", "--protected-mode", "no",
+        ], new Dictionary<string, string>(), directory);
+        await redis.WaitUntilAsync("redis", async () =>
+        {
+            using var client = new System.Net.Sockets.TcpClient();
+            await client.ConnectAsync("127.0.0.1", port);
+            var stream = client.GetStream();
+            await stream.WriteAsync("PING\r\n"u8.ToArray());
+            var buffer = new byte[64];
+            var read = await stream.ReadAsync(buffer);
+            // While the AOF loads Redis answers -LOADING.
+            return read > 0 && buffer[0] == (byte)'+';
+        });
+        return redis;
+    }
+
     /// <summary>Waits (at most 60 s) until the service answers 200 on <c>/health</c> of its HTTP port.</summary>
     public async Task WaitHealthyAsync(string name, int httpPort)
     {
