@@ -119,6 +119,45 @@ public sealed class IngestionServiceTests(RedisServer redis) : IClassFixture<Red
     }
 
     [Fact]
+    public async Task StoresABatchOfManyWorkspacesInOneScriptCallAndRecognisesARepeatWithinIt()
+    {
+        var workspaces = Enumerable.Range(0, 5).Select(_ => "ws" + Guid.NewGuid().ToString("N")[..8]).ToArray();
+        var request = new IngestBatchRequest();
+        for (var i = 0; i < 60; i++)
+        {
+            request.Items.Add(new IngestItem
+            {
+                WorkspaceId = workspaces[i % 5], ConfigName = "c", PayloadId = $"p{i}",
+                Event = new EventRecord
+                {
+                    User = new UserRecord { CustomerId = $"u{i % 3}", UpdatedAtMs = 1_000 + i, Attributes = { ["n"] = new AttributeValue { NumberValue = i } } },
+                    EventName = "E", EventTimeMs = 10_000 + i * 10,
+                },
+            });
+        }
+        request.Items.Add(request.Items[7].Clone());
+        await using var admin = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(redis.ConnectionString + ",allowAdmin=true");
+        var server = admin.GetServer(admin.GetEndPoints()[0]);
+        var before = ScriptCalls(await server.InfoRawAsync("commandstats"));
+
+        var response = await _client.IngestAsync(request);
+
+        var calls = ScriptCalls(await server.InfoRawAsync("commandstats")) - before;
+        Assert.Equal(Enumerable.Repeat(IngestOutcome.Stored, 60).Append(IngestOutcome.Duplicate), response.Results.Select(r => r.Outcome));
+        Assert.InRange(calls, 1, 2); // one call; two if the script had to be loaded first (EVALSHA → NOSCRIPT → EVAL)
+        // Records of one user in one call are applied in order: aggregates and the newest profile are right.
+        var user = await _client.GetUserAsync(new GetUserRequest { WorkspaceId = workspaces[2], CustomerId = "u1" });
+        var indexes = Enumerable.Range(0, 60).Where(i => i % 5 == 2 && i % 3 == 1).ToArray();
+        var stats = user.Events.Single();
+        Assert.Equal((indexes.Length, 10_000 + indexes.Min() * 10L, 10_000 + indexes.Max() * 10L), (stats.Count, stats.FirstTimeMs, stats.LastTimeMs));
+        Assert.Equal((1_000L + indexes.Max(), (double)indexes.Max()), (user.UpdatedAtMs, user.Attributes["n"].NumberValue));
+    }
+
+    private static long ScriptCalls(string? commandStats) => (commandStats ?? "").Split('\n')
+        .Where(line => line.StartsWith("cmdstat_eval", StringComparison.Ordinal))
+        .Sum(line => long.Parse(line.Split("calls=")[1].Split(',')[0], System.Globalization.CultureInfo.InvariantCulture));
+
+    [Fact]
     public async Task StoresTheWebhooksTraceContextWithEachEventOfABatch()
     {
         var ws = "ws" + Guid.NewGuid().ToString("N")[..8];

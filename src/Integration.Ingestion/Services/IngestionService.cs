@@ -57,19 +57,76 @@ internal sealed class IngestionService(
             throw Invalid("items", $"must hold 1-{options.Value.MaxBatchSize} records");
         }
 
-        // Every record is its own atomic script under a span of its own webhook's trace; all of them
-        // share one pipelined round trip to Redis.
-        var stores = new Task<IngestItemResult>[request.Items.Count];
-        for (var i = 0; i < stores.Length; i++)
+        // Every record gets a span in its own webhook's trace and is stored atomically; the records share a
+        // few script calls (one per Redis server or cluster slot) under one "store records" span of this call.
+        var count = request.Items.Count;
+        var results = new IngestItemResult[count];
+        var records = new List<RecordWrite>(count);
+        var positions = new List<int>(count);
+        var spans = new List<Activity?>(count);
+        var call = Activity.Current;
+        try
         {
-            stores[i] = StoreItemAsync(request.Items[i]);
+            for (var i = 0; i < count; i++)
+            {
+                var item = request.Items[i];
+                if (Problem(item) is { } problem)
+                {
+                    results[i] = new IngestItemResult { Outcome = IngestOutcome.Invalid, Error = problem };
+                    continue;
+                }
+                ActivityContext.TryParse(item.Traceparent, null, isRemote: true, out var webhook);
+                var isEvent = item.RecordCase is IngestItem.RecordOneofCase.Event;
+                var span = Source.StartActivity(isEvent ? "ingest event" : "ingest user", ActivityKind.Server, webhook);
+                Activity.Current = call; // the next record's span is not this one's child
+                records.Add(isEvent
+                    ? RecordWrite.ForEvent(item.WorkspaceId, item.ConfigName, item.Event,
+                        item.PayloadId.Length > 0 ? item.PayloadId : Guid.NewGuid().ToString("N"), span?.Id ?? item.Traceparent)
+                    : RecordWrite.ForUser(item.WorkspaceId, item.User, item.PayloadId));
+                positions.Add(i);
+                spans.Add(span);
+            }
+
+            if (records.Count > 0)
+            {
+                var outcomes = await StoreAsync(() => activities.WriteAsync(records));
+                for (var j = 0; j < outcomes.Length; j++)
+                {
+                    var outcome = outcomes[j] switch
+                    {
+                        WriteOutcome.Duplicate => IngestOutcome.Duplicate,
+                        WriteOutcome.StoredProfileStale => IngestOutcome.StaleProfile,
+                        _ => IngestOutcome.Stored,
+                    };
+                    metrics.Record(records[j].Event is null ? "user" : "event", outcome);
+                    results[positions[j]] = new IngestItemResult { Outcome = outcome };
+                }
+            }
         }
+        catch (Exception ex)
+        {
+            foreach (var span in spans)
+            {
+                span?.SetStatus(ActivityStatusCode.Error, ex.Message);
+            }
+            throw;
+        }
+        finally
+        {
+            foreach (var span in spans)
+            {
+                span?.Dispose();
+            }
+            Activity.Current = call;
+        }
+
         var response = new IngestBatchResponse();
-        response.Results.AddRange(await StoreAsync(() => Task.WhenAll(stores)));
+        response.Results.AddRange(results);
         return response;
     }
 
-    private async Task<IngestItemResult> StoreItemAsync(IngestItem item)
+    /// <summary>Why a record of a batch cannot be stored, or null if it can.</summary>
+    private static string? Problem(IngestItem item)
     {
         try
         {
@@ -85,27 +142,12 @@ internal sealed class IngestionService(
                 default:
                     throw Invalid("record", "must be a user or an event");
             }
+            return null;
         }
         catch (RpcException ex) when (ex.StatusCode is StatusCode.InvalidArgument)
         {
-            return new IngestItemResult { Outcome = IngestOutcome.Invalid, Error = ex.Status.Detail };
+            return ex.Status.Detail;
         }
-
-        ActivityContext.TryParse(item.Traceparent, null, isRemote: true, out var webhook);
-        var isEvent = item.RecordCase is IngestItem.RecordOneofCase.Event;
-        using var activity = Source.StartActivity(isEvent ? "ingest event" : "ingest user", ActivityKind.Server, webhook);
-        var outcomes = isEvent
-            ? await activities.WriteEventsAsync(item.WorkspaceId, item.ConfigName, [item.Event],
-                [item.PayloadId.Length > 0 ? item.PayloadId : Guid.NewGuid().ToString("N")], activity?.Id ?? item.Traceparent)
-            : await activities.WriteUsersAsync(item.WorkspaceId, [item.User], [item.PayloadId]);
-        var outcome = outcomes[0] switch
-        {
-            WriteOutcome.Duplicate => IngestOutcome.Duplicate,
-            WriteOutcome.StoredProfileStale => IngestOutcome.StaleProfile,
-            _ => IngestOutcome.Stored,
-        };
-        metrics.Record(isEvent ? "event" : "user", outcome);
-        return new IngestItemResult { Outcome = outcome };
     }
 
     public override async Task<User> GetUser(GetUserRequest request, ServerCallContext context)

@@ -28,9 +28,26 @@ internal interface IActivityStore
     Task<WriteOutcome[]> WriteEventsAsync(string workspaceId, string configName, IReadOnlyList<EventRecord> events,
         IReadOnlyList<string> eventIds, string traceParent);
 
+    /// <summary>
+    /// Writes records of any workspaces, each atomically; records that may share a script call do (one call per
+    /// Redis server, or per hash slot on a cluster), so a batch costs Redis a few calls, not one per record.
+    /// </summary>
+    Task<WriteOutcome[]> WriteAsync(IReadOnlyList<RecordWrite> records, string operation = "store records");
+
     Task<User?> GetUserAsync(string workspaceId, string customerId);
 
     Task<IReadOnlyList<StoredEvent>> ListUserEventsAsync(string workspaceId, string customerId, long fromMs, long toMs, int limit);
+}
+
+/// <summary>One record to store: a user profile update, or an event with the profile keys it carries.</summary>
+/// <param name="Id">A user's payload id (repeats are recognised for 24 h; empty: never) or an event's id.</param>
+internal sealed record RecordWrite(string WorkspaceId, string ConfigName, UserRecord? User, EventRecord? Event, string Id, string TraceParent)
+{
+    public static RecordWrite ForUser(string workspaceId, UserRecord user, string payloadId) =>
+        new(workspaceId, "", user, null, payloadId, "");
+
+    public static RecordWrite ForEvent(string workspaceId, string configName, EventRecord e, string eventId, string traceParent) =>
+        new(workspaceId, configName, null, e, eventId, traceParent);
 }
 
 internal sealed class RedisActivityStore(IConnectionMultiplexer redis, TimeProvider time) : IActivityStore
@@ -54,109 +71,237 @@ internal sealed class RedisActivityStore(IConnectionMultiplexer redis, TimeProvi
     private static RedisKey DedupKey(string ws, string payloadId) => $"dedup:{{{ws}}}:{payloadId}";
     private static RedisKey StreamKey(string ws) => $"stream:{{{ws}}}";
 
-    // KEYS: dedup, user, users. ARGV: dedup ttl s ('' = no dedup), updated_at, now, customer id, field/value pairs…
-    // Last writer by updated_at wins, never by arrival: Heap sends retroactive and retried data out of order.
-    private const string WriteUserScript = """
-        if ARGV[1] ~= '' then
-          if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
-        end
-        redis.call('ZADD', KEYS[3], 'NX', ARGV[3], ARGV[4])
-        local stored = tonumber(redis.call('HGET', KEYS[2], '_updated_at_ms') or '-1')
-        if tonumber(ARGV[2]) < stored then return 2 end
-        redis.call('HSET', KEYS[2], '_updated_at_ms', ARGV[2], unpack(ARGV, 5))
-        return 1
-        """;
+    /// <summary>Records per script call: bounds how long one call holds Redis (about 20 µs a record).</summary>
+    private const int RecordsPerCall = 64;
 
-    // KEYS: event, user events, user events by name, stats, user, users, stream.
-    // ARGV: event id, event time, event name, event json, now, customer id, config name, attributes json,
-    //       traceparent, updated_at ('' = no profile keys), stream max length, field/value pairs…
-    // The event id is the webhook payload's content hash, so an event is stored at most once, ever;
-    // the stream entry is written by the same script, so an event is in the stream iff it is stored.
-    private const string WriteEventScript = """
-        if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-        local t = tonumber(ARGV[2])
-        local name = ARGV[3]
-        redis.call('SET', KEYS[1], ARGV[4])
-        redis.call('ZADD', KEYS[2], t, ARGV[1])
-        redis.call('ZADD', KEYS[3], t, ARGV[1])
-        redis.call('HINCRBY', KEYS[4], 'c:' .. name, 1)
-        local first = redis.call('HGET', KEYS[4], 'f:' .. name)
-        if not first or t < tonumber(first) then redis.call('HSET', KEYS[4], 'f:' .. name, ARGV[2]) end
-        local last = redis.call('HGET', KEYS[4], 'l:' .. name)
-        if not last or t > tonumber(last) then redis.call('HSET', KEYS[4], 'l:' .. name, ARGV[2]) end
-        redis.call('ZADD', KEYS[6], 'NX', ARGV[5], ARGV[6])
-        local result = 1
-        if ARGV[10] ~= '' then
-          local stored = tonumber(redis.call('HGET', KEYS[5], '_updated_at_ms') or '-1')
-          if tonumber(ARGV[10]) >= stored then
-            redis.call('HSET', KEYS[5], '_updated_at_ms', ARGV[10], unpack(ARGV, 12))
+    // One call stores many records, each atomically (a script runs alone) and each as if it were alone.
+    // ARGV[1] now (ms), ARGV[2] dedup ttl (s), ARGV[3] stream max length; then per record: kind ('u'|'e'),
+    // n (how many of its own arguments follow), its n arguments. KEYS: 3 per user, 7 per event, in order.
+    //   user  args: dedup ('1' = remember the payload id), updated_at, customer id, field/value pairs…
+    //         keys: dedup, user, users
+    //   event args: event id, event time, event name, event json, customer id, config name, attributes json,
+    //               traceparent, updated_at ('' = no profile keys), field/value pairs…
+    //         keys: event, user events, user events by name, stats, user, users, stream
+    // Returns one outcome per record: 0 repeat (nothing written), 1 stored, 2 stored but the profile was newer.
+    // Profiles: last writer by updated_at wins, never by arrival (Heap sends retroactive and retried data out of
+    // order). Events: the id is the webhook payload's content hash, so an event is stored at most once, ever, and
+    // its stream entry is written by the same script, so an event is in the stream iff it is stored.
+    // Numbers travel as the caller's strings: a Lua number handed back to Redis would be formatted again.
+    private const string WriteScript = """
+        local now, ttl, maxlen = ARGV[1], ARGV[2], ARGV[3]
+        local out = {}
+        local k, a = 1, 4
+        while a <= #ARGV do
+          local kind, b = ARGV[a], a + 2
+          local last = b + tonumber(ARGV[a + 1]) - 1
+          local result = 1
+          if kind == 'u' then
+            if ARGV[b] ~= '' and not redis.call('SET', KEYS[k], '1', 'NX', 'EX', ttl) then
+              result = 0
+            else
+              redis.call('ZADD', KEYS[k + 2], 'NX', now, ARGV[b + 2])
+              local stored = tonumber(redis.call('HGET', KEYS[k + 1], '_updated_at_ms') or '-1')
+              if tonumber(ARGV[b + 1]) < stored then
+                result = 2
+              else
+                redis.call('HSET', KEYS[k + 1], '_updated_at_ms', ARGV[b + 1], unpack(ARGV, b + 3, last))
+              end
+            end
+            k = k + 3
           else
-            result = 2
+            local id, t, name = ARGV[b], ARGV[b + 1], ARGV[b + 2]
+            if not redis.call('SET', KEYS[k], ARGV[b + 3], 'NX') then
+              result = 0
+            else
+              redis.call('ZADD', KEYS[k + 1], t, id)
+              redis.call('ZADD', KEYS[k + 2], t, id)
+              local stats, tn = KEYS[k + 3], tonumber(t)
+              redis.call('HINCRBY', stats, 'c:' .. name, 1)
+              local seen = redis.call('HMGET', stats, 'f:' .. name, 'l:' .. name)
+              local first, latest = tonumber(seen[1]), tonumber(seen[2])
+              local earlier, later = first == nil or tn < first, latest == nil or tn > latest
+              if earlier and later then
+                redis.call('HSET', stats, 'f:' .. name, t, 'l:' .. name, t)
+              elseif earlier then
+                redis.call('HSET', stats, 'f:' .. name, t)
+              elseif later then
+                redis.call('HSET', stats, 'l:' .. name, t)
+              end
+              redis.call('ZADD', KEYS[k + 5], 'NX', now, ARGV[b + 4])
+              if ARGV[b + 8] ~= '' then
+                local stored = tonumber(redis.call('HGET', KEYS[k + 4], '_updated_at_ms') or '-1')
+                if tonumber(ARGV[b + 8]) >= stored then
+                  redis.call('HSET', KEYS[k + 4], '_updated_at_ms', ARGV[b + 8], unpack(ARGV, b + 9, last))
+                else
+                  result = 2
+                end
+              end
+              redis.call('XADD', KEYS[k + 6], 'MAXLEN', '~', maxlen, '*',
+                'event_id', id, 'customer_id', ARGV[b + 4], 'event_name', name, 'event_time_ms', t,
+                'received_ms', now, 'config_name', ARGV[b + 5], 'attributes', ARGV[b + 6], 'traceparent', ARGV[b + 7])
+            end
+            k = k + 7
           end
+          out[#out + 1] = result
+          a = last + 1
         end
-        redis.call('XADD', KEYS[7], 'MAXLEN', '~', ARGV[11], '*',
-          'event_id', ARGV[1], 'customer_id', ARGV[6], 'event_name', name, 'event_time_ms', ARGV[2],
-          'received_ms', ARGV[5], 'config_name', ARGV[7], 'attributes', ARGV[8], 'traceparent', ARGV[9])
-        return result
+        return out
         """;
 
     private IDatabase Db => redis.GetDatabase();
 
-    public async Task<WriteOutcome[]> WriteUsersAsync(string workspaceId, IReadOnlyList<UserRecord> users, IReadOnlyList<string> payloadIds)
+    private bool? _cluster;
+
+    public Task<WriteOutcome[]> WriteUsersAsync(string workspaceId, IReadOnlyList<UserRecord> users, IReadOnlyList<string> payloadIds)
     {
-        using var activity = StartWrite("store users", users.Count);
-        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
-        var db = Db;
-        var writes = new Task<RedisResult>[users.Count];
-        for (var i = 0; i < users.Count; i++)
+        var records = new RecordWrite[users.Count];
+        for (var i = 0; i < records.Length; i++)
         {
-            var user = users[i];
-            var payloadId = i < payloadIds.Count ? payloadIds[i] : "";
-            var args = new RedisValue[4 + user.Attributes.Count * 2];
-            args[0] = payloadId.Length > 0 ? (long)DuplicateWindow.TotalSeconds : RedisValue.EmptyString;
-            args[1] = user.UpdatedAtMs;
-            args[2] = now;
-            args[3] = user.CustomerId;
-            WriteAttributePairs(user, args, 4);
-            writes[i] = db.ScriptEvaluateAsync(WriteUserScript,
-                [DedupKey(workspaceId, payloadId), UserKey(workspaceId, user.CustomerId), UsersKey(workspaceId)], args);
+            records[i] = RecordWrite.ForUser(workspaceId, users[i], i < payloadIds.Count ? payloadIds[i] : "");
         }
-        return await OutcomesAsync(writes, activity);
+        return WriteAsync(records, "store users");
     }
 
-    public async Task<WriteOutcome[]> WriteEventsAsync(string workspaceId, string configName, IReadOnlyList<EventRecord> events,
+    public Task<WriteOutcome[]> WriteEventsAsync(string workspaceId, string configName, IReadOnlyList<EventRecord> events,
         IReadOnlyList<string> eventIds, string traceParent)
     {
-        using var activity = StartWrite("store events", events.Count);
+        var records = new RecordWrite[events.Count];
+        for (var i = 0; i < records.Length; i++)
+        {
+            records[i] = RecordWrite.ForEvent(workspaceId, configName, events[i], eventIds[i], traceParent);
+        }
+        return WriteAsync(records, "store events");
+    }
+
+    public async Task<WriteOutcome[]> WriteAsync(IReadOnlyList<RecordWrite> records, string operation = "store records")
+    {
+        using var activity = StartWrite(operation, records.Count);
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         var db = Db;
-        var writes = new Task<RedisResult>[events.Count];
-        for (var i = 0; i < events.Count; i++)
+        var calls = new List<(int[] Indexes, Task<RedisResult> Call)>();
+        foreach (var group in Groups(records))
         {
-            var e = events[i];
-            var cid = e.User.CustomerId;
-            var eventId = eventIds[i];
-            var attributes = AttributeJson.ToJsonObject(e.Attributes);
-            var args = new RedisValue[11 + e.User.Attributes.Count * 2];
-            args[0] = eventId;
-            args[1] = e.EventTimeMs;
-            args[2] = e.EventName;
-            args[3] = EventJson(eventId, cid, e, configName, attributes, now);
-            args[4] = now;
-            args[5] = cid;
-            args[6] = configName;
-            args[7] = attributes;
-            args[8] = traceParent;
-            args[9] = e.User.UpdatedAtMs > 0 ? e.User.UpdatedAtMs : RedisValue.EmptyString;
-            args[10] = StreamMaxLength;
-            WriteAttributePairs(e.User, args, 11);
-            writes[i] = db.ScriptEvaluateAsync(WriteEventScript,
-            [
-                EventKey(workspaceId, eventId), UserEventsKey(workspaceId, cid), UserEventsByNameKey(workspaceId, cid, e.EventName),
-                StatsKey(workspaceId, cid), UserKey(workspaceId, cid), UsersKey(workspaceId), StreamKey(workspaceId),
-            ], args);
+            for (var offset = 0; offset < group.Length; offset += RecordsPerCall)
+            {
+                var indexes = group.AsSpan(offset, Math.Min(RecordsPerCall, group.Length - offset)).ToArray();
+                var (keys, args) = ScriptArguments(records, indexes, now);
+                calls.Add((indexes, db.ScriptEvaluateAsync(WriteScript, keys, args)));
+            }
         }
-        return await OutcomesAsync(writes, activity);
+
+        var outcomes = new WriteOutcome[records.Count];
+        try
+        {
+            foreach (var (indexes, call) in calls)
+            {
+                var results = (RedisResult[])(await call)!;
+                for (var i = 0; i < indexes.Length; i++)
+                {
+                    outcomes[indexes[i]] = (WriteOutcome)(int)results[i];
+                }
+            }
+        }
+        catch (Exception ex)
+        {
+            activity?.SetStatus(ActivityStatusCode.Error, ex.Message);
+            throw;
+        }
+        return outcomes;
+    }
+
+    /// <summary>
+    /// Records that may share a script call: all of them on one Redis server; on Redis Cluster, those of one
+    /// hash slot (every key of a record carries its workspace's hash tag).
+    /// </summary>
+    private IEnumerable<int[]> Groups(IReadOnlyList<RecordWrite> records)
+    {
+        if (!IsCluster())
+        {
+            return [Enumerable.Range(0, records.Count).ToArray()];
+        }
+        return Enumerable.Range(0, records.Count)
+            .GroupBy(i => redis.HashSlot(UsersKey(records[i].WorkspaceId)))
+            .Select(group => group.ToArray());
+    }
+
+    /// <summary>Whether Redis is a cluster; until a server has answered, assume so (grouping by slot is always safe).</summary>
+    private bool IsCluster()
+    {
+        if (_cluster is { } known)
+        {
+            return known;
+        }
+        var servers = redis.GetServers();
+        if (!servers.Any(server => server.IsConnected))
+        {
+            return true;
+        }
+        _cluster = servers.Any(server => server.IsConnected && server.ServerType is ServerType.Cluster);
+        return _cluster.Value;
+    }
+
+    private static (RedisKey[] Keys, RedisValue[] Args) ScriptArguments(IReadOnlyList<RecordWrite> records, int[] indexes, long now)
+    {
+        var keyCount = 0;
+        var argCount = 3;
+        foreach (var index in indexes)
+        {
+            var record = records[index];
+            keyCount += record.Event is null ? 3 : 7;
+            argCount += 2 + (record.Event is null ? 3 : 9) + 2 * (record.Event?.User ?? record.User!).Attributes.Count;
+        }
+
+        var keys = new RedisKey[keyCount];
+        var args = new RedisValue[argCount];
+        args[0] = now;
+        args[1] = (long)DuplicateWindow.TotalSeconds;
+        args[2] = StreamMaxLength;
+        int k = 0, a = 3;
+        foreach (var index in indexes)
+        {
+            var record = records[index];
+            var ws = record.WorkspaceId;
+            var header = a;
+            if (record.Event is not { } e)
+            {
+                var user = record.User!;
+                keys[k++] = DedupKey(ws, record.Id);
+                keys[k++] = UserKey(ws, user.CustomerId);
+                keys[k++] = UsersKey(ws);
+                args[a++] = "u";
+                a++;
+                args[a++] = record.Id.Length > 0 ? "1" : RedisValue.EmptyString;
+                args[a++] = user.UpdatedAtMs;
+                args[a++] = user.CustomerId;
+                a = WriteAttributePairs(user, args, a);
+            }
+            else
+            {
+                var cid = e.User.CustomerId;
+                keys[k++] = EventKey(ws, record.Id);
+                keys[k++] = UserEventsKey(ws, cid);
+                keys[k++] = UserEventsByNameKey(ws, cid, e.EventName);
+                keys[k++] = StatsKey(ws, cid);
+                keys[k++] = UserKey(ws, cid);
+                keys[k++] = UsersKey(ws);
+                keys[k++] = StreamKey(ws);
+                var attributes = AttributeJson.ToJsonObject(e.Attributes);
+                args[a++] = "e";
+                a++;
+                args[a++] = record.Id;
+                args[a++] = e.EventTimeMs;
+                args[a++] = e.EventName;
+                args[a++] = EventJson(record.Id, cid, e, record.ConfigName, attributes, now);
+                args[a++] = cid;
+                args[a++] = record.ConfigName;
+                args[a++] = attributes;
+                args[a++] = record.TraceParent;
+                args[a++] = e.User.UpdatedAtMs > 0 ? e.User.UpdatedAtMs : RedisValue.EmptyString;
+                a = WriteAttributePairs(e.User, args, a);
+            }
+            args[header + 1] = a - header - 2;
+        }
+        return (keys, args);
     }
 
     public async Task<User?> GetUserAsync(string workspaceId, string customerId)
@@ -248,13 +393,14 @@ internal sealed class RedisActivityStore(IConnectionMultiplexer redis, TimeProvi
         return events;
     }
 
-    private static void WriteAttributePairs(UserRecord user, RedisValue[] args, int offset)
+    private static int WriteAttributePairs(UserRecord user, RedisValue[] args, int offset)
     {
         foreach (var (name, value) in user.Attributes)
         {
             args[offset++] = AttributePrefix + name;
             args[offset++] = AttributeJson.ToJson(value);
         }
+        return offset;
     }
 
     private static string EventJson(string eventId, string customerId, EventRecord e, string configName, string attributesJson, long receivedMs)
@@ -276,7 +422,7 @@ internal sealed class RedisActivityStore(IConnectionMultiplexer redis, TimeProvi
         return Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
 
-    /// <summary>One client span for the pipelined scripts of one call (they share a round trip).</summary>
+    /// <summary>One client span for the script calls of one write (they share a round trip).</summary>
     private static Activity? StartWrite(string operation, int records)
     {
         var activity = Source.StartActivity(operation, ActivityKind.Client);
@@ -284,23 +430,5 @@ internal sealed class RedisActivityStore(IConnectionMultiplexer redis, TimeProvi
         activity?.SetTag("db.operation", "EVALSHA");
         activity?.SetTag("ingestion.records", records);
         return activity;
-    }
-
-    private static async Task<WriteOutcome[]> OutcomesAsync(Task<RedisResult>[] writes, Activity? activity)
-    {
-        var outcomes = new WriteOutcome[writes.Length];
-        try
-        {
-            for (var i = 0; i < writes.Length; i++)
-            {
-                outcomes[i] = (WriteOutcome)(int)await writes[i];
-            }
-        }
-        catch (Exception ex)
-        {
-            activity?.SetStatus(ActivityStatusCode.Error, ex.Message);
-            throw;
-        }
-        return outcomes;
     }
 }
