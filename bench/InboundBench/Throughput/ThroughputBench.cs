@@ -103,7 +103,7 @@ internal static class ThroughputBench
         var commandStats = (await server.InfoRawAsync("commandstats")) ?? "";
         var scripts = commandStats.Split('\n')
             .Where(l => l.StartsWith("cmdstat_eval", StringComparison.Ordinal))
-            .Select(l => l.Trim().Split(',')[0].Replace("cmdstat_", "", StringComparison.Ordinal));
+            .Select(l => string.Join(',', l.Trim().Split(',').Take(3)).Replace("cmdstat_", "", StringComparison.Ordinal));
         Console.WriteLine($"stored     {streamed} events in the workspaces' streams (warm-up included); redis scripts: {string.Join(", ", scripts)}");
         return result;
     }
