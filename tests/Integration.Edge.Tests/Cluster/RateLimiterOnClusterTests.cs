@@ -13,6 +13,7 @@ namespace Integration.Edge.Tests.Cluster;
 public sealed class RateLimiterOnClusterTests(ClusterInboundPipeline pipeline) : IAsyncLifetime
 {
     private readonly List<IAsyncDisposable> _owned = [];
+    private readonly List<RedisRateCounter> _counters = [];
 
     private async Task<RedisRateCounter> LimiterAsync()
     {
@@ -22,8 +23,10 @@ public sealed class RateLimiterOnClusterTests(ClusterInboundPipeline pipeline) :
         var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
         _owned.Add(connection);
         _owned.Add(services);
-        return new RedisRateCounter(connection, Options.Create(new RateLimitingOptions { Timeout = TimeSpan.FromSeconds(5) }),
+        var counter = new RedisRateCounter(connection, Options.Create(new RateLimitingOptions { Timeout = TimeSpan.FromSeconds(5) }),
             new RateLimitMetrics(services.GetRequiredService<IMeterFactory>()), TimeProvider.System, NullLogger<RedisRateCounter>.Instance);
+        _counters.Add(counter);
+        return counter;
     }
 
     [Fact]
@@ -67,10 +70,69 @@ public sealed class RateLimiterOnClusterTests(ClusterInboundPipeline pipeline) :
         }
     }
 
+    [Fact]
+    public async Task CountsConcurrentCallsOfWorkspacesOnEveryMasterInOneScriptCallPerSlot()
+    {
+        var limiter = await LimiterAsync();
+        // Two workspaces per master, plus two more that share one hash slot (and so may share one script call).
+        var workspaces = Enumerable.Range(0, 1000).Select(_ => "ws-" + Guid.NewGuid().ToString("N"))
+            .GroupBy(ws => pipeline.PortOf($"rl:{{{ws}}}"))
+            .SelectMany(g => g.Take(2)).ToList();
+        var bySlot = new Dictionary<int, string>();
+        while (true)
+        {
+            var ws = "ws-" + Guid.NewGuid().ToString("N");
+            if (bySlot.Remove(pipeline.Redis.HashSlot($"rl:{{{ws}}}"), out var sameSlot))
+            {
+                workspaces.AddRange([sameSlot, ws]);
+                break;
+            }
+            bySlot[pipeline.Redis.HashSlot($"rl:{{{ws}}}")] = ws;
+        }
+        Assert.Equal(8, workspaces.Count);
+        const int limit = 40;
+        var before = await ScriptCallsAsync();
+
+        // Interleaved and all at once, as webhooks of many workspaces arrive: 100 calls per workspace.
+        var clock = Stopwatch.StartNew();
+        var calls = Enumerable.Range(0, 100 * workspaces.Count)
+            .Select(i => (Workspace: workspaces[i % workspaces.Count],
+                Call: limiter.TryAcquireAsync(workspaces[i % workspaces.Count], limit, CancellationToken.None).AsTask()))
+            .ToArray();
+        await Task.WhenAll(calls.Select(c => c.Call));
+        var refill = (int)Math.Ceiling(clock.Elapsed.TotalSeconds * limit);
+        var scriptCalls = await ScriptCallsAsync() - before;
+
+        foreach (var ws in workspaces)
+        {
+            var allowed = calls.Count(c => c.Workspace == ws && c.Call.Result.Allowed);
+            Assert.InRange(allowed, limit, limit + refill);
+        }
+        Assert.InRange(scriptCalls, 7, calls.Length - 1);
+    }
+
+    /// <summary>EVALSHA and EVAL calls so far, summed over the masters.</summary>
+    private async Task<long> ScriptCallsAsync()
+    {
+        long calls = 0;
+        foreach (var port in pipeline.Cluster.Ports)
+        {
+            var info = await pipeline.Cluster.CommandAsync(port, "INFO", "commandstats");
+            calls += info.Split('\n', StringSplitOptions.TrimEntries)
+                .Where(line => line.StartsWith("cmdstat_evalsha:", StringComparison.Ordinal) || line.StartsWith("cmdstat_eval:", StringComparison.Ordinal))
+                .Sum(line => long.Parse(line.Split(',')[0].Split('=')[1], System.Globalization.CultureInfo.InvariantCulture));
+        }
+        return calls;
+    }
+
     public Task InitializeAsync() => Task.CompletedTask;
 
     public async Task DisposeAsync()
     {
+        foreach (var counter in _counters)
+        {
+            counter.Dispose();
+        }
         foreach (var owned in _owned)
         {
             await owned.DisposeAsync();

@@ -31,7 +31,7 @@ internal sealed class RateCounterHarness : IAsyncDisposable
     public IDatabase Database => Connection.GetDatabase();
 
     public static async Task<RateCounterHarness> ConnectAsync(
-        RedisServer redis, TimeProvider? timeProvider = null, TimeSpan? timeout = null)
+        RedisServer redis, TimeProvider? timeProvider = null, TimeSpan? timeout = null, int concurrency = 2)
     {
         var configuration = ConfigurationOptions.Parse(redis.ConnectionString);
         configuration.AbortOnConnectFail = false;
@@ -42,7 +42,7 @@ internal sealed class RateCounterHarness : IAsyncDisposable
         var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
         // Generous unless a test is about the timeout: a cold test process on two busy cores can take
         // longer than the production default for its first calls.
-        var options = new RateLimitingOptions { Timeout = timeout ?? TimeSpan.FromSeconds(5) };
+        var options = new RateLimitingOptions { Timeout = timeout ?? TimeSpan.FromSeconds(5), Concurrency = concurrency };
         var counter = new RedisRateCounter(
             connection,
             Options.Create(options),
@@ -82,6 +82,7 @@ internal sealed class RateCounterHarness : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        Counter.Dispose();
         await Connection.DisposeAsync();
         await _services.DisposeAsync();
     }

@@ -38,6 +38,8 @@ public sealed class RateLimitingRegistrationTests(RedisServer redis) : IClassFix
     [InlineData("RateLimiting:DefaultRequestsPerSecond", "0")]
     [InlineData("RateLimiting:Timeout", "00:00:00")]
     [InlineData("RateLimiting:UnavailableRetryAfter", "00:00:00")]
+    [InlineData("RateLimiting:MaxBatchSize", "0")]
+    [InlineData("RateLimiting:Concurrency", "0")]
     public async Task RefusesToStartWithInvalidSettings(string key, string value)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { EnvironmentName = "Testing" });

@@ -64,6 +64,78 @@ public sealed class RedisRateCounterOutageTests(RedisServer redis) : IClassFixtu
         Assert.True(afterStall.Allowed);
     }
 
+    [Fact]
+    public async Task DropsARequestCancelledWhileQueuedWithoutCountingIt()
+    {
+        // One script call in flight at a time: while it waits behind a stalled Redis, later calls queue.
+        await using var edge = await RateCounterHarness.ConnectAsync(redis, concurrency: 1);
+        await using var blocker = await RateCounterHarness.ConnectAsync(redis);
+        var workspace = RateCounterHarness.NewWorkspace();
+        await RetryUntilAvailableAsync(edge, RateCounterHarness.NewWorkspace(), TimeSpan.FromSeconds(10));
+
+        var busy = BlockRedis(blocker, TimeSpan.FromSeconds(1.5));
+        await Task.Delay(100);
+        var sent = edge.AcquireAsync(workspace, 3).AsTask();
+        await Task.Delay(100);
+        using var cancel = new CancellationTokenSource();
+        var queued = edge.Counter.TryAcquireAsync(workspace, 3, cancel.Token).AsTask();
+        var queuedBehind = edge.AcquireAsync(workspace, 3).AsTask();
+        await Task.Delay(50);
+        await cancel.CancelAsync();
+        var cancelled = await Record.ExceptionAsync(() => queued);
+        var cancelledWhileRedisStalled = !busy.IsCompleted;
+        await busy;
+        var first = await sent;
+        var second = await queuedBehind;
+        var next = await edge.AcquireAsync(workspace, 3);
+
+        Assert.IsAssignableFrom<OperationCanceledException>(cancelled);
+        Assert.True(cancelledWhileRedisStalled, "the cancelled call waited for Redis");
+        // The cancelled request never reached Redis: 3 allowed in a row, not 2.
+        Assert.Equal((true, 2), (first.Allowed, first.Remaining));
+        Assert.Equal((true, 1), (second.Allowed, second.Remaining));
+        Assert.Equal((true, 0), (next.Allowed, next.Remaining));
+    }
+
+    [Fact]
+    public async Task FailsQueuedCallersAsUnavailableWhenDisposed()
+    {
+        await using var edge = await RateCounterHarness.ConnectAsync(redis, concurrency: 1);
+        await using var blocker = await RateCounterHarness.ConnectAsync(redis);
+        var workspace = RateCounterHarness.NewWorkspace();
+        await RetryUntilAvailableAsync(edge, workspace, TimeSpan.FromSeconds(10));
+
+        var busy = BlockRedis(blocker, TimeSpan.FromSeconds(1.5));
+        await Task.Delay(100);
+        var sent = edge.AcquireAsync(workspace, 100).AsTask();
+        await Task.Delay(100);
+        var queued = edge.AcquireAsync(workspace, 100).AsTask();
+        await Task.Delay(50);
+        edge.Counter.Dispose();
+        var failed = await Record.ExceptionAsync(() => queued);
+        var failedWhileRedisStalled = !busy.IsCompleted;
+        var afterDisposal = await Record.ExceptionAsync(async () => await edge.AcquireAsync(workspace, 100));
+        await busy;
+        var inFlight = await sent;
+
+        var unavailable = Assert.IsType<RateCounterUnavailableException>(failed);
+        Assert.IsType<ObjectDisposedException>(unavailable.InnerException);
+        Assert.True(failedWhileRedisStalled, "the queued call waited for Redis");
+        Assert.IsType<RateCounterUnavailableException>(afterDisposal);
+        // A call already sent is answered as usual.
+        Assert.True(inFlight.Allowed);
+    }
+
+    /// <summary>A script that spins for <paramref name="duration"/> holds Redis's only thread, as a stalled server would.</summary>
+    private static Task<RedisResult> BlockRedis(RateCounterHarness blocker, TimeSpan duration) =>
+        blocker.Database.ScriptEvaluateAsync($$"""
+            local start = redis.call('TIME')
+            repeat
+              local now = redis.call('TIME')
+            until (now[1] - start[1]) * 1000000 + (now[2] - start[2]) > {{(long)duration.TotalMicroseconds}}
+            return 1
+            """);
+
     private static async Task<RateDecision> RetryUntilAvailableAsync(RateCounterHarness edge, string workspace, TimeSpan within)
     {
         var clock = Stopwatch.StartNew();

@@ -299,6 +299,90 @@ public sealed class RedisRateCounterTests(RedisServer redis) : IClassFixture<Red
     }
 
     [Fact]
+    public async Task AdmitsExactlyTheBurstFromConcurrentCallsOfOneWorkspace()
+    {
+        await using var edge = await RateCounterHarness.ConnectAsync(redis);
+        var workspace = RateCounterHarness.NewWorkspace();
+        await edge.AcquireAsync(RateCounterHarness.NewWorkspace(), 20); // script loaded, senders started
+
+        // All issued before any is answered: they queue behind the first and go out in a few batches.
+        var clock = Stopwatch.StartNew();
+        var calls = Enumerable.Range(0, 300).Select(_ => edge.AcquireAsync(workspace, 20).AsTask()).ToArray();
+        var decisions = await Task.WhenAll(calls);
+        var refill = (int)Math.Ceiling(clock.Elapsed.TotalSeconds * 20);
+        var allowed = decisions.Where(d => d.Allowed).ToList();
+
+        Assert.InRange(allowed.Count, 20, 20 + refill);
+        Assert.All(decisions, d => Assert.Equal(20, d.Limit));
+        // Counted one after another: Remaining steps down from 19 (up again only when the budget refills) and
+        // reaches 0 before the first refusal, so every value from 19 to 0 is seen and no other.
+        Assert.Equal(Enumerable.Range(0, 20), allowed.Select(d => d.Remaining).Distinct().Order());
+        Assert.All(decisions.Where(d => !d.Allowed), d =>
+        {
+            Assert.Equal(0, d.Remaining);
+            Assert.InRange(d.RetryAfter, TimeSpan.FromTicks(1), TimeSpan.FromMilliseconds(50));
+            Assert.InRange(d.ResetAfter, TimeSpan.FromMilliseconds(900), TimeSpan.FromSeconds(1));
+        });
+    }
+
+    [Fact]
+    public async Task CoalescesConcurrentCallsIntoFewerScriptCallsAndCountsEachWorkspace()
+    {
+        await using var edge = await RateCounterHarness.ConnectAsync(redis);
+        await edge.AcquireAsync(RateCounterHarness.NewWorkspace(), 30); // script loaded, senders started
+        var server = edge.Connection.GetServer(edge.Connection.GetEndPoints()[0]);
+        var workspaces = Enumerable.Range(0, 10).Select(_ => RateCounterHarness.NewWorkspace()).ToArray();
+        await server.ExecuteAsync("CONFIG", "RESETSTAT");
+
+        // Interleaved, as webhooks of many workspaces arrive: 50 calls per workspace at a limit of 30/s.
+        var clock = Stopwatch.StartNew();
+        var calls = Enumerable.Range(0, 500)
+            .Select(i => (Workspace: workspaces[i % workspaces.Length], Call: edge.AcquireAsync(workspaces[i % workspaces.Length], 30).AsTask()))
+            .ToArray();
+        await Task.WhenAll(calls.Select(c => c.Call));
+        var refill = (int)Math.Ceiling(clock.Elapsed.TotalSeconds * 30);
+        var stats = CommandStats(await server.InfoRawAsync("commandstats") ?? "");
+
+        foreach (var workspace in workspaces)
+        {
+            var allowed = calls.Count(c => c.Workspace == workspace && c.Call.Result.Allowed);
+            Assert.InRange(allowed, 30, 30 + refill);
+        }
+        var scriptCalls = stats.GetValueOrDefault("evalsha");
+        Assert.InRange(scriptCalls, 1, 499);
+        Assert.False(stats.ContainsKey("eval"), "the script body was sent again");
+        // One reading of Redis's clock per script call, one GET per request, one SET per admitted request.
+        Assert.Equal(scriptCalls, stats.GetValueOrDefault("time"));
+        Assert.Equal(500, stats.GetValueOrDefault("get"));
+        Assert.Equal(calls.Count(c => c.Call.Result.Allowed), stats.GetValueOrDefault("set"));
+    }
+
+    [Fact]
+    public async Task StoresTheSameStateWhetherCountedInOneBatchOrOneByOne()
+    {
+        await using var batched = await RateCounterHarness.ConnectAsync(redis);
+        await using var single = await RateCounterHarness.ConnectAsync(redis);
+        await batched.AcquireAsync(RateCounterHarness.NewWorkspace(), 3); // script loaded, senders started
+        var together = RateCounterHarness.NewWorkspace();
+        var alone = RateCounterHarness.NewWorkspace();
+
+        // A limit whose interval is no whole number of microseconds (333,333.3 µs): the fraction must carry over.
+        var concurrent = await Task.WhenAll(Enumerable.Range(0, 5).Select(_ => batched.AcquireAsync(together, 3).AsTask()));
+        var sequential = new List<RateDecision>();
+        for (var i = 0; i < 5; i++)
+        {
+            sequential.Add(await single.AcquireAsync(alone, 3));
+        }
+
+        Assert.Equal(3, concurrent.Count(d => d.Allowed));
+        Assert.Equal(3, sequential.Count(d => d.Allowed));
+        Assert.Equal([2, 1, 0], concurrent.Where(d => d.Allowed).Select(d => d.Remaining).OrderDescending());
+        Assert.Equal([2, 1, 0], sequential.Where(d => d.Allowed).Select(d => d.Remaining));
+        Assert.All(concurrent.Concat(sequential).Where(d => !d.Allowed),
+            d => Assert.InRange(d.RetryAfter, TimeSpan.FromMilliseconds(250), TimeSpan.FromMicroseconds(333_334)));
+    }
+
+    [Fact]
     public async Task LoadsTheScriptAgainAfterRedisForgetsIt()
     {
         await using var edge = await RateCounterHarness.ConnectAsync(redis);
