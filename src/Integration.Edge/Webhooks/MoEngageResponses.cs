@@ -72,9 +72,15 @@ internal static class MoEngageResponses
         _ => "Error",
     };
 
-    private static async Task WriteAsync<T>(HttpContext context, T body, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> typeInfo)
+    /// <summary>
+    /// Serialised first, then written once with its Content-Length: the headers and the body leave in one send,
+    /// without chunked framing or a second write to end it.
+    /// </summary>
+    private static Task WriteAsync<T>(HttpContext context, T body, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> typeInfo)
     {
+        var json = JsonSerializer.SerializeToUtf8Bytes(body, typeInfo);
         context.Response.ContentType = "application/json; charset=utf-8";
-        await JsonSerializer.SerializeAsync(context.Response.Body, body, typeInfo, context.RequestAborted);
+        context.Response.ContentLength = json.Length;
+        return context.Response.Body.WriteAsync(json, context.RequestAborted).AsTask();
     }
 }

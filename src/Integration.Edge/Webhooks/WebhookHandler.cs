@@ -249,21 +249,38 @@ internal sealed partial class WebhookHandler(
     private static bool KeyMatches(string key, ReadOnlySpan<byte> storedHash)
     {
         Span<byte> presented = stackalloc byte[SHA256.HashSizeInBytes];
-        var keyBytes = Encoding.UTF8.GetBytes(key);
-        SHA256.HashData(keyBytes, presented);
+        var length = Encoding.UTF8.GetMaxByteCount(key.Length);
+        var rented = length > 256 ? ArrayPool<byte>.Shared.Rent(length) : null;
+        var keyBytes = rented ?? stackalloc byte[256];
+        SHA256.HashData(keyBytes[..Encoding.UTF8.GetBytes(key, keyBytes)], presented);
+        if (rented is not null)
+        {
+            ArrayPool<byte>.Shared.Return(rented);
+        }
         return storedHash.Length == SHA256.HashSizeInBytes && CryptographicOperations.FixedTimeEquals(presented, storedHash);
     }
 
-    /// <summary>Content hash of a webhook: Heap's retries of one payload get the same id.</summary>
+    /// <summary>Content hash of a webhook (module, config name, body): Heap's retries of one payload get the same id.</summary>
     private static string PayloadId(HeapModule module, string configName, ArraySegment<byte> body)
     {
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        hash.AppendData(module is HeapModule.Events ? "events\n"u8 : "user\n"u8);
-        hash.AppendData(Encoding.UTF8.GetBytes(configName + "\n"));
-        hash.AppendData(body);
-        Span<byte> digest = stackalloc byte[SHA256.HashSizeInBytes];
-        hash.GetHashAndReset(digest);
-        return Convert.ToHexStringLower(digest[..16]);
+        var prefix = module is HeapModule.Events ? "events\n"u8 : "user\n"u8;
+        var length = prefix.Length + Encoding.UTF8.GetMaxByteCount(configName.Length) + 1 + body.Count;
+        var buffer = ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            prefix.CopyTo(buffer);
+            var written = prefix.Length + Encoding.UTF8.GetBytes(configName, buffer.AsSpan(prefix.Length));
+            buffer[written++] = (byte)'\n';
+            body.AsSpan().CopyTo(buffer.AsSpan(written));
+            written += body.Count;
+            Span<byte> digest = stackalloc byte[SHA256.HashSizeInBytes];
+            SHA256.HashData(buffer.AsSpan(0, written), digest);
+            return Convert.ToHexStringLower(digest[..16]);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
 
     private static bool ModuleEnabled(EdgeConfig config, HeapModule module) => module is HeapModule.User
