@@ -60,13 +60,24 @@ internal static class Machine
             var stat = File.ReadAllText($"/proc/{pid}/stat");
             // Fields after the command name (which may contain spaces) start after the last ')'.
             var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-            var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+            // utime + stime, and cutime + cstime: the children it waited for (redis's AOF rewrites are forks).
+            var ticks = fields[11..15].Sum(field => long.Parse(field, CultureInfo.InvariantCulture));
             return ticks / 100.0;
         }
         catch (IOException)
         {
             return 0;
         }
+    }
+
+    /// <summary>Busy and total CPU time of the whole machine so far, in clock ticks (/proc/stat).</summary>
+    public static (long Busy, long Total) MachineCpu()
+    {
+        var fields = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries)[1..]
+            .Select(field => long.Parse(field, CultureInfo.InvariantCulture)).ToArray();
+        var idle = fields[3] + fields[4]; // idle, iowait
+        var total = fields.Take(8).Sum(); // user … steal (guest time is already in user)
+        return (total - idle, total);
     }
 
     public static string LoadAverage()

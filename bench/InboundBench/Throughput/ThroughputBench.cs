@@ -9,7 +9,8 @@ internal sealed record ThroughputSettings(int Seconds, int WarmupSeconds, int Th
     bool SkipBare, string? ResultsFile);
 
 /// <summary>Figures of one target under load.</summary>
-internal sealed record TargetResult(string Name, WrkResult Wrk, IReadOnlyList<ProcessFigures> Processes);
+/// <param name="MachineBusyPercent">How busy the whole machine's CPUs were while measured (100 = every core).</param>
+internal sealed record TargetResult(string Name, WrkResult Wrk, IReadOnlyList<ProcessFigures> Processes, double MachineBusyPercent);
 
 /// <summary>Peak RSS and CPU share of one process over the measured window.</summary>
 internal sealed record ProcessFigures(string Name, double PeakRssMb, double CpuPercent);
@@ -104,7 +105,13 @@ internal static class ThroughputBench
         var scripts = commandStats.Split('\n')
             .Where(l => l.StartsWith("cmdstat_eval", StringComparison.Ordinal))
             .Select(l => string.Join(',', l.Trim().Split(',').Take(3)).Replace("cmdstat_", "", StringComparison.Ordinal));
+        var cpu = ((await server.InfoRawAsync("cpu")) ?? "").Split('\n').Select(l => l.Trim().Split(':')).Where(p => p.Length == 2)
+            .ToDictionary(p => p[0], p => double.Parse(p[1], CultureInfo.InvariantCulture));
+        var persistence = ((await server.InfoRawAsync("persistence")) ?? "").Split('\n')
+            .FirstOrDefault(l => l.StartsWith("aof_rewrites:", StringComparison.Ordinal))?.Trim() ?? "";
         Console.WriteLine($"stored     {streamed} events in the workspaces' streams (warm-up included); redis scripts: {string.Join(", ", scripts)}");
+        Console.WriteLine($"redis cpu  {cpu["used_cpu_user"] + cpu["used_cpu_sys"]:0.0} s main, {cpu["used_cpu_user_children"] + cpu["used_cpu_sys_children"]:0.0} s " +
+            $"AOF rewrites (forks, {persistence}) since start");
         return result;
     }
 
@@ -116,12 +123,15 @@ internal static class ThroughputBench
             await WrkRunner.RunAsync(target, script, settings.Threads, settings.Connections, settings.WarmupSeconds);
         }
         var cpuBefore = processes.Select(p => Machine.CpuSeconds(p.Pid)).ToArray();
+        var machineBefore = Machine.MachineCpu();
         var clock = Stopwatch.StartNew();
         var wrk = await WrkRunner.RunAsync(target, script, settings.Threads, settings.Connections, settings.Seconds);
         var elapsed = clock.Elapsed.TotalSeconds;
         var figures = processes.Select((p, i) => new ProcessFigures(p.Name, Machine.Memory(p.Pid).PeakMb,
             100 * (Machine.CpuSeconds(p.Pid) - cpuBefore[i]) / elapsed)).ToList();
-        return new TargetResult(name, wrk, figures);
+        var machineAfter = Machine.MachineCpu();
+        var busy = 100.0 * (machineAfter.Busy - machineBefore.Busy) / Math.Max(1, machineAfter.Total - machineBefore.Total);
+        return new TargetResult(name, wrk, figures, busy);
     }
 
     private static void Print(TargetResult result)
@@ -129,7 +139,12 @@ internal static class ThroughputBench
         var w = result.Wrk;
         Console.WriteLine($"{result.Name,-12} {w.RequestsPerSecond,9:0} req/s  p50 {w.P50,6:0.00} ms  p90 {w.P90,6:0.00} ms  p99 {w.P99,6:0.00} ms  " +
             $"p99.9 {w.P999,6:0.00} ms  non-2xx {w.NonSuccess}  socket errors {w.SocketErrors}  timeouts {w.Timeouts}  " +
-            string.Join("  ", result.Processes.Select(p => $"{p.Name} {p.PeakRssMb:0} MB peak, {p.CpuPercent:0}% cpu")));
+            string.Join("  ", result.Processes.Select(p => $"{p.Name} {p.PeakRssMb:0} MB peak, {p.CpuPercent:0}% cpu")) +
+            $"  machine {result.MachineBusyPercent:0}% busy");
+        // CPU per request: where each request's cost goes (100% cpu = one core; redis includes its AOF rewrites).
+        Console.WriteLine($"{"",-12} cpu per request: " + string.Join(", ", result.Processes.Select(p =>
+            $"{p.Name} {p.CpuPercent * 10_000 / Math.Max(1, w.RequestsPerSecond):0.0} µs")) +
+            $"; whole machine {result.MachineBusyPercent * Environment.ProcessorCount * 10_000 / Math.Max(1, w.RequestsPerSecond):0.0} µs");
     }
 
     private static bool Summarise(TargetResult? bare, TargetResult pipeline)
