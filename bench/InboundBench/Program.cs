@@ -6,7 +6,7 @@ CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 
 const string Usage = """
-    InboundBench throughput [--seconds 15] [--warmup 5] [--threads 2] [--connections 64] [--workspaces 200] [--limit 500] [--no-bare] [--results FILE]
+    InboundBench throughput [--seconds 15] [--warmup 15] [--threads 2] [--connections 64] [--workspaces 200] [--limit 500] [--no-bare] [--results FILE]
     InboundBench faults [--only kill-ingestion|kill-redis|bad-input|kill-campaigns|heap-faults] [--results FILE]
     """;
 
@@ -31,7 +31,7 @@ int Int(string name, int fallback) => options.TryGetValue(name, out var value) ?
 return args[0] switch
 {
     "throughput" => await ThroughputBench.RunAsync(new ThroughputSettings(
-        Seconds: Int("seconds", 15), WarmupSeconds: Int("warmup", 5), Threads: Int("threads", 2), Connections: Int("connections", 64),
+        Seconds: Int("seconds", 15), WarmupSeconds: Int("warmup", 15), Threads: Int("threads", 2), Connections: Int("connections", 64),
         Workspaces: Int("workspaces", 200), RateLimit: Int("limit", 500), SkipBare: options.ContainsKey("no-bare"),
         ResultsFile: options.GetValueOrDefault("results"))),
     "faults" => await FaultSuite.RunAsync(options.GetValueOrDefault("only"), options.GetValueOrDefault("results")),

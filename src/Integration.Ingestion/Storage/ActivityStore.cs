@@ -86,7 +86,8 @@ internal sealed class RedisActivityStore(IConnectionMultiplexer redis, TimeProvi
     // Profiles: last writer by updated_at wins, never by arrival (Heap sends retroactive and retried data out of
     // order). Events: the id is the webhook payload's content hash, so an event is stored at most once, ever, and
     // its stream entry is written by the same script, so an event is in the stream iff it is stored.
-    // Numbers travel as the caller's strings: a Lua number handed back to Redis would be formatted again.
+    // Numbers travel as the caller's strings: a Lua number handed back to Redis would be formatted again. A user
+    // whose profile hash exists is already in the users set (both are written together), so ZADD is skipped then.
     private const string WriteScript = """
         local now, ttl, maxlen = ARGV[1], ARGV[2], ARGV[3]
         local out = {}
@@ -99,9 +100,9 @@ internal sealed class RedisActivityStore(IConnectionMultiplexer redis, TimeProvi
             if ARGV[b] ~= '' and not redis.call('SET', KEYS[k], '1', 'NX', 'EX', ttl) then
               result = 0
             else
-              redis.call('ZADD', KEYS[k + 2], 'NX', now, ARGV[b + 2])
-              local stored = tonumber(redis.call('HGET', KEYS[k + 1], '_updated_at_ms') or '-1')
-              if tonumber(ARGV[b + 1]) < stored then
+              local seen = redis.call('HGET', KEYS[k + 1], '_updated_at_ms')
+              if not seen then redis.call('ZADD', KEYS[k + 2], 'NX', now, ARGV[b + 2]) end
+              if tonumber(ARGV[b + 1]) < tonumber(seen or '-1') then
                 result = 2
               else
                 redis.call('HSET', KEYS[k + 1], '_updated_at_ms', ARGV[b + 1], unpack(ARGV, b + 3, last))
@@ -115,22 +116,16 @@ internal sealed class RedisActivityStore(IConnectionMultiplexer redis, TimeProvi
             else
               redis.call('ZADD', KEYS[k + 1], t, id)
               redis.call('ZADD', KEYS[k + 2], t, id)
-              local stats, tn = KEYS[k + 3], tonumber(t)
-              redis.call('HINCRBY', stats, 'c:' .. name, 1)
-              local seen = redis.call('HMGET', stats, 'f:' .. name, 'l:' .. name)
-              local first, latest = tonumber(seen[1]), tonumber(seen[2])
-              local earlier, later = first == nil or tn < first, latest == nil or tn > latest
-              if earlier and later then
-                redis.call('HSET', stats, 'f:' .. name, t, 'l:' .. name, t)
-              elseif earlier then
-                redis.call('HSET', stats, 'f:' .. name, t)
-              elseif later then
-                redis.call('HSET', stats, 'l:' .. name, t)
-              end
-              redis.call('ZADD', KEYS[k + 5], 'NX', now, ARGV[b + 4])
+              local stats, tn, c, f, l = KEYS[k + 3], tonumber(t), 'c:' .. name, 'f:' .. name, 'l:' .. name
+              local agg = redis.call('HMGET', stats, c, f, l)
+              local first, latest = agg[2], agg[3]
+              if not first or tn < tonumber(first) then first = t end
+              if not latest or tn > tonumber(latest) then latest = t end
+              redis.call('HSET', stats, c, (tonumber(agg[1]) or 0) + 1, f, first, l, latest)
+              local seen = redis.call('HGET', KEYS[k + 4], '_updated_at_ms')
+              if not seen then redis.call('ZADD', KEYS[k + 5], 'NX', now, ARGV[b + 4]) end
               if ARGV[b + 8] ~= '' then
-                local stored = tonumber(redis.call('HGET', KEYS[k + 4], '_updated_at_ms') or '-1')
-                if tonumber(ARGV[b + 8]) >= stored then
+                if tonumber(ARGV[b + 8]) >= tonumber(seen or '-1') then
                   redis.call('HSET', KEYS[k + 4], '_updated_at_ms', ARGV[b + 8], unpack(ARGV, b + 9, last))
                 else
                   result = 2
