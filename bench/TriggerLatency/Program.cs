@@ -7,6 +7,7 @@ using Grpc.Core;
 using Grpc.Net.Client;
 using Integration.Admin.V1;
 using Integration.Campaigns.V1;
+using InboundBench.Infra;
 using TriggerLatency;
 
 // Event-triggered latency of the whole pipeline: Heap event webhooks at a steady rate into the edge; an active
@@ -127,7 +128,7 @@ async Task<List<string>> PaceAsync(string prefix, int duration)
     return ids;
 }
 
-var cpuBefore = stack.Processes.ToDictionary(p => p.Name, p => p.CpuSeconds());
+var cpuBefore = stack.Processes.ToDictionary(p => p.Name, p => Machine.CpuSeconds(p.Pid));
 var run = Guid.NewGuid().ToString("N")[..6];
 var warmupIds = await PaceAsync($"w{run}", warmup);
 var measuredStarted = Stopwatch.StartNew();
@@ -148,7 +149,7 @@ do
     await Task.Delay(250);
 }
 while (DateTime.UtcNow < waitUntil);
-var cpu = stack.Processes.ToDictionary(p => p.Name, p => p.CpuSeconds() - cpuBefore[p.Name]);
+var cpu = stack.Processes.ToDictionary(p => p.Name, p => Machine.CpuSeconds(p.Pid) - cpuBefore[p.Name]);
 
 async Task<Dictionary<string, List<DateTimeOffset>>> ReceivedAsync()
 {
