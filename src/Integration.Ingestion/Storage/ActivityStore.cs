@@ -145,8 +145,6 @@ internal sealed class RedisActivityStore(IConnectionMultiplexer redis, TimeProvi
 
     private IDatabase Db => redis.GetDatabase();
 
-    private bool? _cluster;
-
     public Task<WriteOutcome[]> WriteUsersAsync(string workspaceId, IReadOnlyList<UserRecord> users, IReadOnlyList<string> payloadIds)
     {
         var records = new RecordWrite[users.Count];
@@ -170,6 +168,10 @@ internal sealed class RedisActivityStore(IConnectionMultiplexer redis, TimeProvi
 
     public async Task<WriteOutcome[]> WriteAsync(IReadOnlyList<RecordWrite> records, string operation = "store records")
     {
+        if (records.Count == 0)
+        {
+            return [];
+        }
         using var activity = StartWrite(operation, records.Count);
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         var db = Db;
@@ -206,33 +208,18 @@ internal sealed class RedisActivityStore(IConnectionMultiplexer redis, TimeProvi
 
     /// <summary>
     /// Records that may share a script call: all of them on one Redis server; on Redis Cluster, those of one
-    /// hash slot (every key of a record carries its workspace's hash tag).
+    /// hash slot (every key of a record carries its workspace's hash tag). StackExchange.Redis answers -1 for
+    /// every key's slot while it talks to a standalone server (as the edge's rate counter relies on too).
     /// </summary>
     private IEnumerable<int[]> Groups(IReadOnlyList<RecordWrite> records)
     {
-        if (!IsCluster())
+        if (redis.HashSlot(UsersKey(records[0].WorkspaceId)) < 0)
         {
             return [Enumerable.Range(0, records.Count).ToArray()];
         }
         return Enumerable.Range(0, records.Count)
             .GroupBy(i => redis.HashSlot(UsersKey(records[i].WorkspaceId)))
             .Select(group => group.ToArray());
-    }
-
-    /// <summary>Whether Redis is a cluster; until a server has answered, assume so (grouping by slot is always safe).</summary>
-    private bool IsCluster()
-    {
-        if (_cluster is { } known)
-        {
-            return known;
-        }
-        var servers = redis.GetServers();
-        if (!servers.Any(server => server.IsConnected))
-        {
-            return true;
-        }
-        _cluster = servers.Any(server => server.IsConnected && server.ServerType is ServerType.Cluster);
-        return _cluster.Value;
     }
 
     private static (RedisKey[] Keys, RedisValue[] Args) ScriptArguments(IReadOnlyList<RecordWrite> records, int[] indexes, long now)
