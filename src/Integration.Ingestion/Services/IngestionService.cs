@@ -38,10 +38,7 @@ internal sealed class IngestionService(
         for (var i = 0; i < request.Events.Count; i++)
         {
             ValidateEvent(request.Events[i], $"events[{i}]");
-            // Without a payload hash the event cannot be recognised when repeated; it gets a fresh id.
-            eventIds[i] = i < request.PayloadIds.Count && request.PayloadIds[i].Length > 0
-                ? request.PayloadIds[i]
-                : Guid.NewGuid().ToString("N");
+            eventIds[i] = EventId(i < request.PayloadIds.Count ? request.PayloadIds[i] : "");
         }
 
         // The webhook's trace context travels with each event into the stream (DESIGN §6).
@@ -81,7 +78,7 @@ internal sealed class IngestionService(
                 Activity.Current = call; // the next record's span is not this one's child
                 records.Add(isEvent
                     ? RecordWrite.ForEvent(item.WorkspaceId, item.ConfigName, item.Event,
-                        item.PayloadId.Length > 0 ? item.PayloadId : Guid.NewGuid().ToString("N"), span?.Id ?? item.Traceparent)
+                        EventId(item.PayloadId), span?.Id ?? item.Traceparent)
                     : RecordWrite.ForUser(item.WorkspaceId, item.User, item.PayloadId));
                 positions.Add(i);
                 spans.Add(span);
@@ -124,6 +121,12 @@ internal sealed class IngestionService(
         response.Results.AddRange(results);
         return response;
     }
+
+    /// <summary>
+    /// An event's id: its webhook payload's content hash. Without one the event cannot be recognised when
+    /// repeated; it gets a fresh id.
+    /// </summary>
+    private static string EventId(string payloadId) => payloadId.Length > 0 ? payloadId : Guid.NewGuid().ToString("N");
 
     /// <summary>Why a record of a batch cannot be stored, or null if it can.</summary>
     private static string? Problem(IngestItem item)
