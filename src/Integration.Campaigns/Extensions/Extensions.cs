@@ -16,6 +16,8 @@ internal static class Extensions
     public static void AddApplicationServices(this IHostApplicationBuilder builder)
     {
         builder.AddRedisClient("redis");
+        // Secrets at rest (sync secrets, secret header values) share one Data Protection key ring in Redis.
+        builder.AddSecretProtection();
 
         builder.Services.AddGrpc()
             .AddServiceOptions<CampaignsService>(o =>

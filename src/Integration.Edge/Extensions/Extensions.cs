@@ -18,6 +18,8 @@ internal static class Extensions
             o.AbortOnConnectFail = false;
             o.SocketManager = StackExchange.Redis.SocketManager.ThreadPool;
         });
+        // Secrets at rest (sync secrets, secret header values) share one Data Protection key ring in Redis.
+        builder.AddSecretProtection();
         builder.AddRedisRateLimiting();
 
         builder.Services.AddOptions<EdgeOptions>().BindConfiguration(EdgeOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();

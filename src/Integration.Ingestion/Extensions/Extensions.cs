@@ -19,6 +19,8 @@ internal static class Extensions
             o.AbortOnConnectFail = false;
             o.SocketManager = StackExchange.Redis.SocketManager.ThreadPool;
         });
+        // Secrets at rest (sync secrets, secret header values) share one Data Protection key ring in Redis.
+        builder.AddSecretProtection();
 
         builder.Services.AddOptions<IngestionOptions>().BindConfiguration(IngestionOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddOptions<DemoOptions>().BindConfiguration(DemoOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
