@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
-using System.Threading.Channels;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
@@ -20,13 +19,13 @@ namespace Integration.Edge.RateLimiting;
 /// limit, so a changed limit applies on the very next call.
 /// </para>
 /// <para>
-/// Concurrent calls are coalesced (natural batching, as <c>IngestionBatcher</c> coalesces ingestion calls): at most
-/// <see cref="RateLimitingOptions.Concurrency"/> script calls are in flight. A call made while a slot is free goes
-/// out at once, alone; calls made while every slot is taken queue, and go out together (up to
-/// <see cref="RateLimitingOptions.MaxBatchSize"/>) as soon as a slot frees up, as one script call that counts every
-/// request in it, in queue order, on one reading of Redis's clock. Each caller still gets its own decision, the one
-/// the single-key script would have given it at that instant. On Redis Cluster one script call may only touch keys
-/// of one hash slot, so a batch is split into one call per slot there.
+/// Concurrent calls are coalesced (natural batching, by the same <see cref="Coalescer{TItem, TResult}"/> that
+/// <c>IngestionBatcher</c> uses for ingestion calls): at most <see cref="RateLimitingOptions.Concurrency"/> script
+/// calls are in flight. A call made while a place is free goes out at once, alone; calls made while every place is
+/// taken queue, and go out together (up to <see cref="RateLimitingOptions.MaxBatchSize"/>) as soon as a place frees
+/// up, as one script call that counts every request in it, in queue order, on one reading of Redis's clock. Each
+/// caller still gets its own decision, the one the single-key script would have given it at that instant. On Redis
+/// Cluster one script call may only touch keys of one hash slot, so a batch is split into one call per slot there.
 /// </para>
 /// </remarks>
 internal sealed partial class RedisRateCounter : IRateCounter, IDisposable
@@ -43,9 +42,9 @@ internal sealed partial class RedisRateCounter : IRateCounter, IDisposable
     // guard against a bug upstream, not a working limit.
     private const int MaxCachedWorkspaces = 100_000;
 
-    // On Redis Cluster a batch spans several shards. A shard that stops answering must not hold a slot (and with
-    // every slot taken, every other shard's callers) until its call times out: after this long the batch gives
-    // its slot to the next one and leaves the slow call to finish (or time out) on its own. A healthy shard
+    // On Redis Cluster a batch spans several shards. A shard that stops answering must not hold a place (and with
+    // every place taken, every other shard's callers) until its call times out: after this long the batch gives
+    // its place to the next one and leaves the slow call to finish (or time out) on its own. A healthy shard
     // answers in well under a millisecond, so this only ever triggers on a stall.
     private static readonly TimeSpan ClusterStallAfter = TimeSpan.FromMilliseconds(10);
 
@@ -88,22 +87,13 @@ internal sealed partial class RedisRateCounter : IRateCounter, IDisposable
 
     private static readonly byte[] ScriptSha1 = SHA1.HashData(Encoding.UTF8.GetBytes(Script));
 
-    private readonly IConnectionMultiplexer _redis;
     private readonly IDatabase _database;
     private readonly RateLimitingOptions _options;
     private readonly RateLimitMetrics _metrics;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger<RedisRateCounter> _logger;
     private readonly ConcurrentDictionary<string, ScriptArguments> _arguments = new(StringComparer.Ordinal);
-    private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions
-    {
-        SingleReader = false, // the pump, and Dispose
-        SingleWriter = false,
-    });
-    private readonly SemaphoreSlim _slots;
-    private readonly CancellationTokenSource _stopping = new();
-    private readonly Lock _startLock = new();
-    private Task? _pump;
+    private readonly Coalescer<ScriptArguments, RateDecision> _coalescer;
     private int _cachedWorkspaces;
     private int _unavailable;
     private int _disposed;
@@ -115,13 +105,26 @@ internal sealed partial class RedisRateCounter : IRateCounter, IDisposable
         TimeProvider timeProvider,
         ILogger<RedisRateCounter> logger)
     {
-        _redis = redis;
         _database = redis.GetDatabase();
         _options = options.Value;
         _metrics = metrics;
         _timeProvider = timeProvider;
         _logger = logger;
-        _slots = new SemaphoreSlim(_options.Concurrency, _options.Concurrency);
+        // Callers resume inline on the thread that received Redis's answer (ResumeCallersAsynchronously false): on
+        // a small, busy machine that is cheaper than waking a thread for each.
+        _coalescer = new Coalescer<ScriptArguments, RateDecision>(
+            CountAsync,
+            new CoalescerOptions
+            {
+                MaxBatchSize = _options.MaxBatchSize,
+                Concurrency = _options.Concurrency,
+                StallAfter = ClusterStallAfter,
+                Stopped = static () => new ObjectDisposedException(nameof(RedisRateCounter), "The rate counter is shutting down."),
+            },
+            // On Redis Cluster one script call may only touch keys of one hash slot. HashSlot is -1 for every key
+            // while the multiplexer talks to a standalone server (StackExchange.Redis decides that once connected
+            // and follows topology changes), so there the whole batch is one call.
+            groupOf: arguments => redis.HashSlot(arguments.Key));
     }
 
     public async ValueTask<RateDecision> TryAcquireAsync(string workspaceId, int limitPerSecond, CancellationToken cancellationToken)
@@ -135,7 +138,6 @@ internal sealed partial class RedisRateCounter : IRateCounter, IDisposable
         var arguments = ArgumentsFor(workspaceId, limit);
         var started = _timeProvider.GetTimestamp();
         RateDecision decision;
-        Pending? pending = null;
         try
         {
             // Fail fast while disconnected: a command queued for the reconnect would make the request wait for
@@ -144,20 +146,13 @@ internal sealed partial class RedisRateCounter : IRateCounter, IDisposable
             {
                 throw new RedisConnectionException(ConnectionFailureType.UnableToConnect, "Redis is not connected.");
             }
-            EnsurePumpStarted();
-            pending = new Pending(arguments);
-            if (!_queue.Writer.TryWrite(pending))
-            {
-                throw new ObjectDisposedException(nameof(RedisRateCounter), "The rate counter is shutting down.");
-            }
-            // The timeout covers the wait in the queue and the script call, for each caller on its own.
-            decision = await pending.Task.WaitAsync(_options.Timeout, cancellationToken);
+            // The timeout covers the wait in the queue and the script call, for each caller on its own. A caller
+            // that gives up (timed out, cancelled) while still queued takes its request out: it is never sent,
+            // never counted. Once sent, the script may still count it although this caller was answered 503.
+            decision = await _coalescer.SubmitAsync(arguments, _options.Timeout, cancellationToken);
         }
         catch (Exception ex) when (IsUnavailable(ex))
         {
-            // A caller that gives up while still queued takes its request out: it is never sent, never counted.
-            // Once sent, the script may still count it although this caller was answered 503 (or cancelled).
-            pending?.Abandon();
             _metrics.Unavailable(_timeProvider.GetElapsedTime(started).TotalMilliseconds);
             if (Volatile.Read(ref _disposed) == 0 && Interlocked.Exchange(ref _unavailable, 1) == 0)
             {
@@ -167,12 +162,6 @@ internal sealed partial class RedisRateCounter : IRateCounter, IDisposable
             {
                 RetryAfter = _options.UnavailableRetryAfter,
             };
-        }
-        catch
-        {
-            // Cancelled by the caller (OperationCanceledException), as above.
-            pending?.Abandon();
-            throw;
         }
 
         var elapsed = _timeProvider.GetElapsedTime(started).TotalMilliseconds;
@@ -198,206 +187,34 @@ internal sealed partial class RedisRateCounter : IRateCounter, IDisposable
     /// </summary>
     public void Dispose()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) == 1)
-        {
-            return;
-        }
-        _queue.Writer.TryComplete();
-        _stopping.Cancel();
-        // The pump may be waiting for a slot; those still queued are told now, not after a slow call.
-        FailQueued(_queue.Reader);
+        Volatile.Write(ref _disposed, 1);
+        _coalescer.Dispose();
     }
 
-    private void EnsurePumpStarted()
+    /// <summary>Counts one batch (of one hash slot) in one script call, in queue order, on one reading of Redis's clock.</summary>
+    private async Task<IReadOnlyList<RateDecision>> CountAsync(ScriptArguments[] batch)
     {
-        if (Volatile.Read(ref _pump) is not null)
+        if (batch.Length == 1)
         {
-            return;
-        }
-        lock (_startLock)
-        {
-            // Started even when already disposed: it then stops at once and fails whatever got queued.
-            if (_pump is null)
-            {
-                // The pump outlives the request that starts it: it must not carry that request's ExecutionContext
-                // (its Activity, its logging scope) into every later batch.
-                using (ExecutionContext.SuppressFlow())
-                {
-                    Volatile.Write(ref _pump, Task.Run(PumpAsync));
-                }
-            }
-        }
-    }
-
-    /// <summary>
-    /// Takes a free slot, then everything queued by then (up to the batch size), and sends it. While every slot
-    /// is taken, requests accumulate in the queue: that is the natural batching.
-    /// </summary>
-    private async Task PumpAsync()
-    {
-        var stopping = _stopping.Token;
-        var reader = _queue.Reader;
-        var max = _options.MaxBatchSize;
-        var batch = new List<Pending>(max);
-        try
-        {
-            while (await reader.WaitToReadAsync(stopping))
-            {
-                await _slots.WaitAsync(stopping);
-                while (batch.Count < max && reader.TryRead(out var pending))
-                {
-                    // Skip callers that gave up (timed out, cancelled) while queued.
-                    if (pending.TryTake())
-                    {
-                        batch.Add(pending);
-                    }
-                }
-                if (batch.Count == 0)
-                {
-                    _slots.Release();
-                    continue;
-                }
-                try
-                {
-                    Send(batch);
-                }
-                catch (Exception ex)
-                {
-                    // Not expected (the sends complete their callers themselves); never strand them or the slot.
-                    Complete(batch, ex);
-                    _slots.Release();
-                }
-                batch.Clear();
-            }
-        }
-        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
-        {
-        }
-        finally
-        {
-            // Disposed (or, against all expectations, broken): nobody reads the queue any more.
-            FailQueued(reader);
-        }
-    }
-
-    private static void FailQueued(ChannelReader<Pending> reader)
-    {
-        var stopped = new ObjectDisposedException(nameof(RedisRateCounter), "The rate counter is shutting down.");
-        while (reader.TryRead(out var left))
-        {
-            left.Fail(stopped);
-        }
-    }
-
-    /// <summary>
-    /// Starts the script call(s) of one batch, which release its slot when answered. Everything it needs from
-    /// <paramref name="batch"/> is copied before it returns, so the pump may reuse the list at once.
-    /// </summary>
-    private void Send(List<Pending> batch)
-    {
-        // HashSlot is -1 for every key while the multiplexer talks to a standalone server (StackExchange.Redis
-        // decides that once connected and follows topology changes), so there the whole batch is one call.
-        if (_redis.HashSlot(batch[0].Arguments.Key) < 0)
-        {
-            _ = batch.Count == 1 ? SendOneAsync(batch[0], release: null) : SendManyAsync([.. batch], release: null);
-            return;
+            // One request: the workspace's cached one-element arrays, no allocation for the call.
+            var arguments = batch[0];
+            return [Decide(await EvaluateAsync(arguments.Keys, arguments.Values), 0, arguments.Limit)];
         }
 
-        // Redis Cluster: one call per hash slot. The slot is released when every call is answered, or after
-        // ClusterStallAfter if one of them is slow, so that a stalled shard does not hold back the others.
-        var groups = new Dictionary<int, List<Pending>>();
-        foreach (var pending in batch)
+        var keys = new RedisKey[batch.Length];
+        var values = new RedisValue[batch.Length];
+        for (var i = 0; i < batch.Length; i++)
         {
-            var slot = _redis.HashSlot(pending.Arguments.Key);
-            if (!groups.TryGetValue(slot, out var group))
-            {
-                groups.Add(slot, group = []);
-            }
-            group.Add(pending);
+            keys[i] = batch[i].Key;
+            values[i] = batch[i].Values[0];
         }
-        var release = new SlotRelease(_slots, groups.Count);
-        _ = Task.Delay(ClusterStallAfter).ContinueWith(
-            static (_, state) => ((SlotRelease)state!).Release(),
-            release,
-            CancellationToken.None,
-            TaskContinuationOptions.ExecuteSynchronously,
-            TaskScheduler.Default);
-        foreach (var group in groups.Values)
+        var results = await EvaluateAsync(keys, values);
+        var decisions = new RateDecision[batch.Length];
+        for (var i = 0; i < batch.Length; i++)
         {
-            _ = group.Count == 1 ? SendOneAsync(group[0], release) : SendManyAsync([.. group], release);
+            decisions[i] = Decide(results, 4 * i, batch[i].Limit);
         }
-    }
-
-    private async Task SendOneAsync(Pending pending, SlotRelease? release)
-    {
-        // One request: the workspace's cached one-element arrays, no allocation.
-        var arguments = pending.Arguments;
-        RateDecision decision;
-        try
-        {
-            var results = await EvaluateAsync(arguments.Keys, arguments.Values);
-            decision = Decide(results, 0, arguments.Limit);
-        }
-        catch (Exception ex)
-        {
-            Answered(release);
-            pending.Fail(ex);
-            return;
-        }
-        Answered(release);
-        pending.TrySetResult(decision);
-    }
-
-    private async Task SendManyAsync(Pending[] group, SlotRelease? release)
-    {
-        var keys = new RedisKey[group.Length];
-        var values = new RedisValue[group.Length];
-        for (var i = 0; i < group.Length; i++)
-        {
-            keys[i] = group[i].Arguments.Key;
-            values[i] = group[i].Arguments.Values[0];
-        }
-        RedisResult[] results;
-        try
-        {
-            results = await EvaluateAsync(keys, values);
-        }
-        catch (Exception ex)
-        {
-            Answered(release);
-            Complete(group, ex);
-            return;
-        }
-        Answered(release);
-        for (var i = 0; i < group.Length; i++)
-        {
-            group[i].TrySetResult(Decide(results, 4 * i, group[i].Arguments.Limit));
-        }
-    }
-
-    /// <summary>
-    /// A script call is answered: its slot goes to the next batch first, then the callers are told. They carry
-    /// on right here, one after another until each next awaits: on a small, busy machine that is cheaper than
-    /// waking a thread for each (the script call's answer already arrived on a thread-pool thread of its own).
-    /// </summary>
-    private void Answered(SlotRelease? release)
-    {
-        if (release is null)
-        {
-            _slots.Release();
-        }
-        else
-        {
-            release.GroupAnswered();
-        }
-    }
-
-    private static void Complete(IEnumerable<Pending> group, Exception error)
-    {
-        foreach (var pending in group)
-        {
-            pending.Fail(error);
-        }
+        return decisions;
     }
 
     private static RateDecision Decide(RedisResult[] results, int at, int limit) => new(
@@ -416,7 +233,7 @@ internal sealed partial class RedisRateCounter : IRateCounter, IDisposable
         }
 
         // Not bounded by RateLimitingOptions.Timeout: each caller is (and has given up by the time this would).
-        // A call Redis does not answer holds its slot until StackExchange.Redis times it out; meanwhile the
+        // A call Redis does not answer holds its place until StackExchange.Redis times it out; meanwhile the
         // callers queued behind it time out unsent, so nothing is counted for a request answered with 503.
         RedisResult result;
         try
@@ -475,63 +292,6 @@ internal sealed partial class RedisRateCounter : IRateCounter, IDisposable
         public int Limit { get; } = limit;
 
         public RedisValue[] Values { get; } = [limit];
-    }
-
-    /// <summary>One caller's request, queued for a script call; completes with its decision.</summary>
-    private sealed class Pending(ScriptArguments arguments) : TaskCompletionSource<RateDecision>
-    {
-        private const int Queued = 0;
-        private const int Taken = 1;
-        private const int Abandoned = 2;
-
-        private int _state;
-
-        public ScriptArguments Arguments { get; } = arguments;
-
-        /// <summary>The pump takes the request into a batch; false if its caller has given up.</summary>
-        public bool TryTake() => Interlocked.CompareExchange(ref _state, Taken, Queued) == Queued;
-
-        /// <summary>
-        /// Fails the request. Marked observed at once: a caller that has given up (timed out, cancelled) after its
-        /// request was sent never looks at it, and that must not surface as an unobserved task exception.
-        /// </summary>
-        public void Fail(Exception error)
-        {
-            TrySetException(error);
-            _ = Task.Exception;
-        }
-
-        /// <summary>The caller gives up; the request is not sent if the pump has not taken it yet.</summary>
-        public void Abandon()
-        {
-            if (Interlocked.CompareExchange(ref _state, Abandoned, Queued) == Queued)
-            {
-                TrySetCanceled();
-            }
-        }
-    }
-
-    /// <summary>The slot of a batch split over several hash slots: released once, by the last answer or a stall.</summary>
-    private sealed class SlotRelease(SemaphoreSlim slots, int calls)
-    {
-        private int _unanswered = calls;
-        private int _released;
-
-        public void GroupAnswered()
-        {
-            if (Interlocked.Decrement(ref _unanswered) == 0)
-            {
-                Release();
-            }
-        }
-
-        public void Release()
-        {
-            if (Interlocked.Exchange(ref _released, 1) == 0)
-            {
-                slots.Release();
-            }
-        }
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Rate counter unavailable: Redis cannot answer; webhooks get 503 until it does.")]
