@@ -28,7 +28,6 @@ internal static class Extensions
         builder.Services.AddSingleton<EdgeMetrics>();
         builder.Services.AddSingleton<WebhookHandler>();
         builder.Services.AddSingleton<IngestionBatcher>();
-        builder.Services.AddHostedService(sp => sp.GetRequiredService<IngestionBatcher>());
 
         builder.Services.AddServiceGrpcClient<Ingestion.V1.Ingestion.IngestionClient>(
             builder.Configuration["Ingestion:Address"] ?? "http://_grpc.ingestion");
