@@ -3,6 +3,7 @@ using Grpc.Core;
 using Grpc.Net.Client;
 using Integration.Admin.V1;
 using Integration.Campaigns.V1;
+using Integration.Common.V1;
 using Integration.Ingestion.V1;
 
 // A small command line for the admin, ingestion, campaigns and deliveries gRPC APIs, for machines without grpcurl.

@@ -44,7 +44,8 @@ public static class Timestamps
         return unixMilliseconds > 0;
     }
 
-    private static bool TryFromEpoch(double number, out long unixMilliseconds)
+    /// <summary>Reads an epoch number (seconds or milliseconds) into Unix milliseconds.</summary>
+    public static bool TryFromEpoch(double number, out long unixMilliseconds)
     {
         unixMilliseconds = 0;
         if (double.IsNaN(number) || number <= 0)

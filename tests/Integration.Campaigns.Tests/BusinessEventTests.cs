@@ -1,6 +1,7 @@
 using Grpc.Core;
 using Integration.Campaigns.Tests.Support;
 using Integration.Campaigns.V1;
+using Integration.Common.V1;
 using Integration.Segments.V1;
 using Microsoft.Extensions.Time.Testing;
 

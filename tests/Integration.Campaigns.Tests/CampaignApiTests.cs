@@ -1,6 +1,7 @@
 using Grpc.Core;
 using Integration.Campaigns.Tests.Support;
 using Integration.Campaigns.V1;
+using Integration.Common.V1;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Integration.Campaigns.Tests;
@@ -97,8 +98,8 @@ public sealed class CampaignApiTests(CampaignsFixture fixture) : IClassFixture<C
             case "steps": spec.Steps.Clear(); break;
             case "timezone": spec.Periodic = new PeriodicDelivery { Frequency = Frequency.Daily, TimeOfDay = "09:00", TimeZone = "Mars/Olympus" }; break;
             case "segment":
-                spec.Audience = new Segments.V1.SegmentDefinition();
-                spec.Audience.Filters.Add(new Segments.V1.Filter { Event = new Segments.V1.EventFilter { EventName = "x" } });
+                spec.Audience = new SegmentDefinition();
+                spec.Audience.Filters.Add(new Filter { Event = new EventFilter { EventName = "x" } });
                 break;
         }
 

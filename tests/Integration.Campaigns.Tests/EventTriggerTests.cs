@@ -2,6 +2,7 @@ using Integration.Campaigns.Runner;
 using Integration.Campaigns.Storage;
 using Integration.Campaigns.Tests.Support;
 using Integration.Campaigns.V1;
+using Integration.Common.V1;
 using Integration.Segments.V1;
 using Microsoft.Extensions.Time.Testing;
 using StackExchange.Redis;
@@ -34,7 +35,7 @@ public sealed class EventTriggerTests(CampaignsFixture fixture) : IClassFixture<
         await using var host = fixture.StartCampaigns(new FakeTimeProvider(DateTimeOffset.UtcNow), queue);
         var ws = Specs.NewWorkspace();
         var spec = Spec("Checkout Started", steps: Specs.HeapTrack(fixture.HeapTrackUrl, Specs.TrackBody("Nudge", "{\"order\":\"{{EventAttribute['order_id']}}\"}")));
-        spec.EventTriggered.EventFilters.Add(new EventAttributeFilter { Attribute = "total", Operator = AttributeOperator.GreaterThan, Value = CampaignsFixture.Value(50) });
+        spec.EventTriggered.EventFilters.Add(new AttributeFilter { Attribute = "total", Operator = AttributeOperator.GreaterThan, Value = CampaignsFixture.Value(50) });
         var campaign = await CreateAsync(host, ws, spec);
 
         await fixture.IngestEventAsync(ws, "u1", "Checkout Started", DateTimeOffset.UtcNow, ("order_id", "o-1"), ("total", 80));

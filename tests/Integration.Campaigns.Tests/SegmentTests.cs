@@ -1,5 +1,6 @@
 using Integration.Campaigns.Tests.Support;
 using Integration.Campaigns.V1;
+using Integration.Common.V1;
 using Integration.Segments.V1;
 using Microsoft.Extensions.Time.Testing;
 using CountSegmentRequest = Integration.Campaigns.V1.CountSegmentRequest;

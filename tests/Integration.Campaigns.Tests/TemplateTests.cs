@@ -4,6 +4,7 @@ using Integration.Campaigns.Model;
 using Integration.Campaigns.Sending;
 using Integration.Campaigns.Templates;
 using Integration.Campaigns.V1;
+using Integration.Common.V1;
 using Integration.Ingestion.V1;
 using static Integration.Campaigns.Tests.Support.CampaignsFixture;
 

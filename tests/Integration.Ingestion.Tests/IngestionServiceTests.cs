@@ -1,6 +1,7 @@
 extern alias ingestion;
 
 using Grpc.Core;
+using Integration.Common.V1;
 using Integration.Ingestion.V1;
 using Integration.Testing;
 using IngestionClient = Integration.Ingestion.V1.Ingestion.IngestionClient;

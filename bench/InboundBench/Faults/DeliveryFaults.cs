@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using Grpc.Core;
 using InboundBench.Infra;
 using Integration.Campaigns.V1;
+using Integration.Common.V1;
 using Integration.Ingestion.V1;
 using StackExchange.Redis;
 

@@ -9,6 +9,8 @@ using Integration.Campaigns.Sending;
 using Integration.Campaigns.Storage;
 using Integration.Campaigns.Users;
 using Integration.Campaigns.V1;
+using Integration.Common.V1;
+using Integration.Domain.Segments;
 using Integration.Segments.V1;
 using static Integration.Campaigns.Model.CampaignRules;
 
@@ -247,7 +249,7 @@ internal sealed class CampaignsService(
             RequireId(campaignId, "campaign_id");
             segment = (await LoadAsync(workspaceId, campaignId)).Spec.Audience ?? new SegmentDefinition();
         }
-        if (ValidateSegment(segment, "segment") is { } problem)
+        if (SegmentRules.Validate(segment, "segment") is { } problem)
         {
             throw Invalid(problem);
         }

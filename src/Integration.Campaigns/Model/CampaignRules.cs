@@ -1,11 +1,9 @@
-using System.Globalization;
 using System.Text.RegularExpressions;
 using Fluid;
 using Grpc.Core;
 using Integration.Campaigns.Templates;
 using Integration.Campaigns.V1;
-using Integration.Ingestion.V1;
-using Integration.Segments.V1;
+using Integration.Domain.Segments;
 
 namespace Integration.Campaigns.Model;
 
@@ -14,7 +12,6 @@ internal static partial class CampaignRules
 {
     public const int MaxSteps = 5;
     public const int MaxHeaders = 30;
-    public const int MaxFilters = 50;
     public static readonly TimeSpan MaxDelay = TimeSpan.FromDays(90);
     private static readonly string[] Methods = ["GET", "POST", "PUT", "DELETE"];
     private static readonly string[] ForbiddenHeaders = ["host", "content-length", "transfer-encoding", "connection", "upgrade", "te", "trailer"];
@@ -54,7 +51,7 @@ internal static partial class CampaignRules
         {
             throw Invalid("spec.name: required, at most 200 characters.");
         }
-        if (ValidateSegment(spec.Audience, "spec.audience") is { } audienceProblem)
+        if (SegmentRules.Validate(spec.Audience, "spec.audience") is { } audienceProblem)
         {
             throw Invalid(audienceProblem);
         }
@@ -210,8 +207,7 @@ internal static partial class CampaignRules
                 }
                 for (var i = 0; i < trigger.EventFilters.Count; i++)
                 {
-                    var f = trigger.EventFilters[i];
-                    if (AttributeProblem(f.Attribute, f.Operator, f.Value, $"spec.event_triggered.event_filters[{i}]") is { } problem)
+                    if (AttributeRules.Problem(trigger.EventFilters[i], $"spec.event_triggered.event_filters[{i}]") is { } problem)
                     {
                         throw Invalid(problem);
                     }
@@ -288,96 +284,4 @@ internal static partial class CampaignRules
             throw Invalid("spec.options.dedup_attribute: at most 200 characters.");
         }
     }
-
-    /// <summary>The first problem with a segment definition, or null.</summary>
-    public static string? ValidateSegment(SegmentDefinition? segment, string field)
-    {
-        if (segment is null)
-        {
-            return null;
-        }
-        if (segment.Filters.Count > MaxFilters)
-        {
-            return $"{field}.filters: at most {MaxFilters}.";
-        }
-        for (var i = 0; i < segment.Filters.Count; i++)
-        {
-            var f = segment.Filters[i];
-            var name = $"{field}.filters[{i}]";
-            switch (f.KindCase)
-            {
-                case Filter.KindOneofCase.Attribute:
-                    if (AttributeProblem(f.Attribute.Attribute, f.Attribute.Operator, f.Attribute.Value, name + ".attribute") is { } problem)
-                    {
-                        return problem;
-                    }
-                    break;
-                case Filter.KindOneofCase.Event:
-                    var e = f.Event;
-                    if (string.IsNullOrWhiteSpace(e.EventName)) return $"{name}.event.event_name: required.";
-                    if (e.Condition == EventCondition.Unspecified) return $"{name}.event.condition: required.";
-                    if (e.Condition == EventCondition.Count && e.CountOperator == CountOperator.Unspecified)
-                        return $"{name}.event.count_operator: required for EVENT_CONDITION_COUNT.";
-                    if (e.Count < 0 || e.WithinLastMs < 0 || e.FromMs < 0 || e.ToMs < 0)
-                        return $"{name}.event: count and window bounds must not be negative.";
-                    if (e.ToMs > 0 && e.FromMs > e.ToMs) return $"{name}.event.from_ms: must not be after to_ms.";
-                    if (e.Condition is EventCondition.FirstTimeInWindow or EventCondition.LastTimeInWindow
-                        && e.WithinLastMs == 0 && e.FromMs == 0 && e.ToMs == 0)
-                        return $"{name}.event: {e.Condition} needs a window (within_last_ms, from_ms or to_ms).";
-                    break;
-                default:
-                    return $"{name}: set either attribute or event.";
-            }
-        }
-        return null;
-    }
-
-    private static string? AttributeProblem(string attribute, AttributeOperator op, AttributeValue? value, string name)
-    {
-        if (string.IsNullOrWhiteSpace(attribute)) return $"{name}.attribute: required.";
-        if (op == AttributeOperator.Unspecified || !Enum.IsDefined(op)) return $"{name}.operator: required.";
-        if (op is not (AttributeOperator.Exists or AttributeOperator.NotExists)
-            && (value is null || value.KindCase == AttributeValue.KindOneofCase.None))
-            return $"{name}.value: required for {op}.";
-        if (op is AttributeOperator.GreaterThan or AttributeOperator.LessThan && value!.KindCase != AttributeValue.KindOneofCase.NumberValue)
-            return $"{name}.value: a number for {op}.";
-        return null;
-    }
-
-    /// <summary>Trigger-event attribute filters (the same operators as segment attribute filters).</summary>
-    public static bool MatchesAttribute(AttributeValue? actual, AttributeOperator op, AttributeValue? operand)
-    {
-        var present = actual is not null && actual.KindCase != AttributeValue.KindOneofCase.None;
-        return op switch
-        {
-            AttributeOperator.Exists => present,
-            AttributeOperator.NotExists => !present,
-            AttributeOperator.Equals => present && AreEqual(actual!, operand),
-            AttributeOperator.NotEquals => !present || !AreEqual(actual!, operand),
-            AttributeOperator.Contains => present && operand is not null && Text(actual!).Contains(Text(operand), StringComparison.OrdinalIgnoreCase),
-            AttributeOperator.GreaterThan => present && Number(actual) is { } a && Number(operand) is { } b && a > b,
-            AttributeOperator.LessThan => present && Number(actual) is { } c && Number(operand) is { } d && c < d,
-            _ => false,
-        };
-    }
-
-    private static bool AreEqual(AttributeValue actual, AttributeValue? operand) =>
-        operand is not null && (operand.KindCase == AttributeValue.KindOneofCase.NumberValue && Number(actual) is { } n
-            ? n == operand.NumberValue
-            : string.Equals(Text(actual), Text(operand), StringComparison.OrdinalIgnoreCase));
-
-    public static string Text(AttributeValue value) => value.KindCase switch
-    {
-        AttributeValue.KindOneofCase.StringValue => value.StringValue,
-        AttributeValue.KindOneofCase.NumberValue => value.NumberValue.ToString("R", CultureInfo.InvariantCulture),
-        AttributeValue.KindOneofCase.BoolValue => value.BoolValue ? "true" : "false",
-        _ => "",
-    };
-
-    private static double? Number(AttributeValue? value) => value?.KindCase switch
-    {
-        AttributeValue.KindOneofCase.NumberValue => value.NumberValue,
-        AttributeValue.KindOneofCase.StringValue when double.TryParse(value.StringValue, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) => d,
-        _ => null,
-    };
 }

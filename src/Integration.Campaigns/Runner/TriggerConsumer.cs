@@ -7,6 +7,8 @@ using Integration.Campaigns.Sending;
 using Integration.Campaigns.Storage;
 using Integration.Campaigns.Users;
 using Integration.Campaigns.V1;
+using Integration.Common.V1;
+using Integration.Domain.Segments;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
@@ -123,7 +125,7 @@ internal sealed partial class TriggerConsumer(
         {
             return;
         }
-        Dictionary<string, Ingestion.V1.AttributeValue>? attributes = null;
+        Dictionary<string, AttributeValue>? attributes = null;
 
         // The webhook's trace continues here: what this entry triggers (look-ups, deliveries, pending steps)
         // is one child of the span that stored the event.
@@ -149,11 +151,11 @@ internal sealed partial class TriggerConsumer(
                 continue;
             }
             attributes ??= AttributeJson.Parse(attributesJson);
-            if (!trigger.EventFilters.All(f => CampaignRules.MatchesAttribute(attributes.GetValueOrDefault(f.Attribute), f.Operator, f.Value)))
+            var now = time.GetUtcNow();
+            if (!trigger.EventFilters.All(f => AttributeRules.Matches(f, attributes.GetValueOrDefault(f.Attribute), now.ToUnixTimeMilliseconds())))
             {
                 continue;
             }
-            var now = time.GetUtcNow();
             var lookup = await users.FindAsync(workspaceId, customerId, campaign.Spec.Audience, now, cancellationToken);
             if (lookup is not { InAudience: true })
             {

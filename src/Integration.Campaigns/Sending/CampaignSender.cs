@@ -4,6 +4,7 @@ using Integration.Campaigns.Model;
 using Integration.Campaigns.Safety;
 using Integration.Campaigns.Users;
 using Integration.Campaigns.V1;
+using Integration.Domain.Segments;
 using Integration.Ingestion.V1;
 
 namespace Integration.Campaigns.Sending;
@@ -69,7 +70,7 @@ internal sealed partial class CampaignSender(
         await foreach (var user in users.AudienceAsync(campaign.WorkspaceId, campaign.Spec.Audience, now, cancellationToken))
         {
             if (dedupAttribute.Length > 0 && user.Attributes.TryGetValue(dedupAttribute, out var key)
-                && CampaignRules.Text(key) is { Length: > 0 } keyText && !seen.Add(keyText))
+                && AttributeRules.Text(key) is { Length: > 0 } keyText && !seen.Add(keyText))
             {
                 Skip(summary, $"duplicate {dedupAttribute}");
                 await SkippedAsync(campaign, user.CustomerId, $"duplicate {dedupAttribute}", cancellationToken);

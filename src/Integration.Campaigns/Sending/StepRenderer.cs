@@ -2,6 +2,7 @@ using System.Text.Json;
 using Integration.Campaigns.Model;
 using Integration.Campaigns.Templates;
 using Integration.Campaigns.V1;
+using Integration.Common.V1;
 using Integration.Ingestion.V1;
 
 namespace Integration.Campaigns.Sending;

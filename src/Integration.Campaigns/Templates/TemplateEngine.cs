@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Encodings.Web;
 using Fluid;
 using Fluid.Values;
+using Integration.Common.V1;
 using Integration.Ingestion.V1;
 
 namespace Integration.Campaigns.Templates;

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Text.Json;
 using Grpc.Core;
+using Integration.Common.V1;
 using Integration.Ingestion.V1;
 using Integration.Segments.V1;
 using SegmentsClient = Integration.Segments.V1.Segments.SegmentsClient;

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Integration.Common.V1;
 using Integration.Domain;
 using Integration.Ingestion.V1;
 

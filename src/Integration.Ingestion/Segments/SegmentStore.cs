@@ -1,4 +1,6 @@
 using System.Globalization;
+using Integration.Common.V1;
+using Integration.Domain.Segments;
 using Integration.Ingestion.Storage;
 using Integration.Ingestion.V1;
 using Integration.Segments.V1;
@@ -29,14 +31,14 @@ internal interface ISegmentStore
 /// <param name="NextOffset">Where to continue, or -1 when every user has been examined.</param>
 internal sealed record SegmentPage(IReadOnlyList<User> Users, long Matched, long Examined, long NextOffset);
 
-internal sealed class RedisSegmentStore(IConnectionMultiplexer redis) : ISegmentStore
+internal sealed class RedisSegmentStore(IConnectionMultiplexer redis, IActivityStore events) : ISegmentStore
 {
     private const int Chunk = 250;
 
     private static RedisKey UsersKey(string ws) => $"users:{{{ws}}}";
     private static RedisKey UserKey(string ws, string cid) => $"user:{{{ws}}}:{cid}";
     private static RedisKey StatsKey(string ws, string cid) => $"ustats:{{{ws}}}:{cid}";
-    private static RedisKey UserEventsByNameKey(string ws, string cid, string name) => $"uevn:{{{ws}}}:{cid}:{name}";
+    internal static RedisKey UserEventsByNameKey(string ws, string cid, string name) => $"uevn:{{{ws}}}:{cid}:{name}";
 
     public async Task<SegmentPage> ScanAsync(string workspaceId, SegmentDefinition segment, long asOfMs, long offset, int limit,
         CancellationToken cancellationToken, bool collect = true)
@@ -84,7 +86,7 @@ internal sealed class RedisSegmentStore(IConnectionMultiplexer redis) : ISegment
     public Task<(User User, bool Matches)?> EvaluateAsync(string workspaceId, string customerId, SegmentDefinition segment, long asOfMs) =>
         LoadAndEvaluateAsync(redis.GetDatabase(), workspaceId, customerId, segment, asOfMs);
 
-    private static async Task<(User User, bool Matches)?> LoadAndEvaluateAsync(IDatabase db, string ws, string cid,
+    private async Task<(User User, bool Matches)?> LoadAndEvaluateAsync(IDatabase db, string ws, string cid,
         SegmentDefinition segment, long asOfMs)
     {
         var profileTask = db.HashGetAllAsync(UserKey(ws, cid));
@@ -97,62 +99,37 @@ internal sealed class RedisSegmentStore(IConnectionMultiplexer redis) : ISegment
         }
 
         var user = RedisActivityStore.ToUser(ws, cid, profile, stats);
-        var matches = await MatchesAsync(db, ws, user, segment, asOfMs);
+        var matches = await SegmentRules.MatchesAsync(segment, new StoredUserFacts(db, events, user), asOfMs);
         return (user, matches);
     }
+}
 
-    private static async Task<bool> MatchesAsync(IDatabase db, string ws, User user, SegmentDefinition segment, long asOfMs)
+/// <summary>
+/// One user's facts for <see cref="SegmentRules"/>: the profile and aggregates already loaded, windowed counts and
+/// retained events read on demand (only for the conditions that need them).
+/// </summary>
+internal sealed class StoredUserFacts(IDatabase db, IActivityStore events, User user) : IUserFacts
+{
+    private Dictionary<string, EventStats>? _aggregates;
+
+    public AttributeValue? Attribute(string name) => user.Attributes.GetValueOrDefault(name);
+
+    public EventAggregate Aggregate(string eventName)
     {
-        if (segment.Filters.Count == 0)
-        {
-            return true;
-        }
-        foreach (var filter in segment.Filters)
-        {
-            var hit = filter.KindCase switch
-            {
-                Filter.KindOneofCase.Attribute => SegmentRules.MatchesAttribute(user.Attributes.GetValueOrDefault(filter.Attribute.Attribute), filter.Attribute.Operator, filter.Attribute.Value),
-                Filter.KindOneofCase.Event => await MatchesEventAsync(db, ws, user, filter.Event, asOfMs),
-                _ => false,
-            };
-            if (segment.MatchAny && hit)
-            {
-                return true;
-            }
-            if (!segment.MatchAny && !hit)
-            {
-                return false;
-            }
-        }
-        return !segment.MatchAny;
+        _aggregates ??= user.Events.ToDictionary(e => e.EventName, StringComparer.Ordinal);
+        return _aggregates.TryGetValue(eventName, out var s) ? new EventAggregate(s.Count, s.FirstTimeMs, s.LastTimeMs) : default;
     }
 
-    private static async Task<bool> MatchesEventAsync(IDatabase db, string ws, User user, EventFilter filter, long asOfMs)
-    {
-        var stats = user.Events.FirstOrDefault(e => e.EventName == filter.EventName);
-        var (from, to, windowed) = SegmentRules.Window(filter, asOfMs);
-        switch (filter.Condition)
-        {
-            case EventCondition.FirstTimeInWindow:
-                return stats is { Count: > 0 } && stats.FirstTimeMs >= from && stats.FirstTimeMs <= to;
-            case EventCondition.LastTimeInWindow:
-                return stats is { Count: > 0 } && stats.LastTimeMs >= from && stats.LastTimeMs <= to;
-        }
+    // Heap segment membership arrives with segment sync (issue 17); until it is stored no user is in any segment.
+    public bool InHeapSegment(string segmentId) => false;
 
-        long count;
-        if (!windowed)
-        {
-            count = stats?.Count ?? 0;
-        }
-        else if (stats is null || stats.Count == 0 || stats.LastTimeMs < from || stats.FirstTimeMs > to)
-        {
-            count = 0;
-        }
-        else
-        {
-            // Windows are on event time, so a retroactive event counts where it happened.
-            count = await db.SortedSetLengthAsync(UserEventsByNameKey(ws, user.CustomerId, filter.EventName), from, to);
-        }
-        return SegmentRules.MatchesCount(filter, count);
+    public async ValueTask<long> CountAsync(string eventName, long fromMs, long toMs) =>
+        await db.SortedSetLengthAsync(RedisSegmentStore.UserEventsByNameKey(user.WorkspaceId, user.CustomerId, eventName), fromMs, toMs);
+
+    public async ValueTask<IReadOnlyList<RetainedEvent>> EventsAsync(string eventName, long fromMs, long toMs)
+    {
+        var stored = await events.ListUserEventsAsync(user.WorkspaceId, user.CustomerId, fromMs, toMs == long.MaxValue ? 0 : toMs,
+            SegmentRules.MaxEventsExamined, eventName);
+        return stored.Select(e => new RetainedEvent(e.EventTimeMs, e.Attributes)).ToList();
     }
 }

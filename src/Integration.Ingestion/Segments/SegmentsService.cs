@@ -1,5 +1,7 @@
 using System.Globalization;
 using Grpc.Core;
+using Integration.Common.V1;
+using Integration.Domain.Segments;
 using Integration.Segments.V1;
 using StackExchange.Redis;
 

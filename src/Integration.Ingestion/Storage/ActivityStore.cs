@@ -36,7 +36,9 @@ internal interface IActivityStore
 
     Task<User?> GetUserAsync(string workspaceId, string customerId);
 
-    Task<IReadOnlyList<StoredEvent>> ListUserEventsAsync(string workspaceId, string customerId, long fromMs, long toMs, int limit);
+    /// <summary>A user's events between two event times, oldest first; only those of <paramref name="eventName"/> when set.</summary>
+    Task<IReadOnlyList<StoredEvent>> ListUserEventsAsync(string workspaceId, string customerId, long fromMs, long toMs, int limit,
+        string? eventName = null);
 }
 
 /// <summary>One record to store: a user profile update, or an event with the profile keys it carries.</summary>
@@ -342,10 +344,12 @@ internal sealed class RedisActivityStore(IConnectionMultiplexer redis, TimeProvi
         return user;
     }
 
-    public async Task<IReadOnlyList<StoredEvent>> ListUserEventsAsync(string workspaceId, string customerId, long fromMs, long toMs, int limit)
+    public async Task<IReadOnlyList<StoredEvent>> ListUserEventsAsync(string workspaceId, string customerId, long fromMs, long toMs, int limit,
+        string? eventName = null)
     {
         var db = Db;
-        var ids = await db.SortedSetRangeByScoreAsync(UserEventsKey(workspaceId, customerId),
+        var index = eventName is null ? UserEventsKey(workspaceId, customerId) : UserEventsByNameKey(workspaceId, customerId, eventName);
+        var ids = await db.SortedSetRangeByScoreAsync(index,
             fromMs, toMs <= 0 ? double.PositiveInfinity : toMs, take: limit);
         if (ids.Length == 0)
         {

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Google.Protobuf.Collections;
+using Integration.Common.V1;
 using Integration.Ingestion.V1;
 
 namespace Integration.Ingestion.Storage;

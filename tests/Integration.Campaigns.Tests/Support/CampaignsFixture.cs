@@ -9,6 +9,7 @@ using Grpc.Net.Client;
 using heap::Integration.HeapEmulator.Inspection;
 using Integration.Campaigns.Delivery;
 using Integration.Campaigns.V1;
+using Integration.Common.V1;
 using Integration.Ingestion.V1;
 using Integration.Testing;
 using Microsoft.AspNetCore.Hosting;
