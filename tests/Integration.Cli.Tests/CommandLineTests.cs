@@ -1,0 +1,185 @@
+extern alias cli;
+extern alias ingestion;
+
+using System.CommandLine;
+using System.Text.Json;
+using cli::Integration.Cli;
+using Integration.Testing;
+
+namespace Integration.Cli.Tests;
+
+/// <summary>The command line as a user runs it: against a real ingestion service on real Redis.</summary>
+public sealed class CommandLineTests : IAsyncLifetime
+{
+    private const string Token = "admin-token-for-cli-tests";
+    private readonly RedisServer _redis = new();
+    private KestrelServiceFactory<ingestion::Program> _ingestion = null!;
+
+    public async Task InitializeAsync()
+    {
+        await _redis.InitializeAsync();
+        _ingestion = new(new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:redis"] = _redis.ConnectionString,
+            ["Admin:Token"] = Token,
+            ["Ingestion:EdgePublicBaseUrl"] = "https://edge.example.com",
+        }, grpc: true);
+        _ingestion.CreateGrpcChannel().Dispose();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _ingestion.DisposeAsync();
+        await _redis.DisposeAsync();
+    }
+
+    private async Task<(int ExitCode, string Output, string Error)> RunWithTokenAsync(string token, params string[] args)
+    {
+        var address = new Uri($"http://127.0.0.1:{_ingestion.GrpcPort}");
+        var settings = new CliSettings(address, new Uri($"http://127.0.0.1:{FreePort.Next()}"), token, TimeSpan.FromSeconds(15));
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var exitCode = await new CliApp(settings, output, error).RunAsync(args);
+        return (exitCode, output.ToString(), error.ToString());
+    }
+
+    private Task<(int ExitCode, string Output, string Error)> RunAsync(params string[] args) => RunWithTokenAsync(Token, args);
+
+    [Fact]
+    public void DescribesEveryCommandArgumentAndOption()
+    {
+        using var clients = new ServiceClients(CliSettings.FromEnvironment(), TextWriter.Null);
+        var undescribed = new List<string>();
+        void Walk(Command command, string path)
+        {
+            if (string.IsNullOrWhiteSpace(command.Description))
+            {
+                undescribed.Add(path);
+            }
+            undescribed.AddRange(command.Arguments.Where(a => string.IsNullOrWhiteSpace(a.Description)).Select(a => $"{path} <{a.Name}>"));
+            undescribed.AddRange(command.Options.Where(o => string.IsNullOrWhiteSpace(o.Description)).Select(o => $"{path} {o.Name}"));
+            foreach (var sub in command.Subcommands)
+            {
+                Walk(sub, $"{path} {sub.Name}");
+            }
+        }
+
+        Walk(CliApp.BuildCommands(clients), "integration");
+
+        Assert.Empty(undescribed);
+    }
+
+    [Fact]
+    public async Task CreatesAWorkspaceAndReadsItBack()
+    {
+        var id = "cli" + Guid.NewGuid().ToString("N")[..8];
+
+        var created = await RunAsync("workspace", "create", id, "--name", "Acme", "--limit", "700");
+        var fetched = await RunAsync("workspace", "get", id);
+
+        Assert.True(created.ExitCode == 0, $"exit {created.ExitCode}: {created.Error}");
+        var key = JsonDocument.Parse(created.Output).RootElement.GetProperty("dataApiKey").GetString();
+        Assert.True(key?.Length >= 40, created.Output);
+        Assert.True(fetched.ExitCode == 0, $"exit {fetched.ExitCode}: {fetched.Error}");
+        var workspace = JsonDocument.Parse(fetched.Output).RootElement;
+        Assert.Equal("Acme", workspace.GetProperty("name").GetString());
+        Assert.Equal(700, workspace.GetProperty("rateLimitPerSecond").GetInt32());
+        Assert.DoesNotContain(key!, fetched.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task CreatesAConfigWithThePhoneIdentifier()
+    {
+        var id = "cli" + Guid.NewGuid().ToString("N")[..8];
+        await RunAsync("workspace", "create", id);
+
+        var created = await RunAsync("config", "create", id, "heap-prod", "--identifier", "phone");
+        var listed = await RunAsync("config", "list", id);
+
+        Assert.True(created.ExitCode == 0, $"exit {created.ExitCode}: {created.Error}");
+        Assert.Contains("IDENTIFIER_KIND_PHONE", created.Output, StringComparison.Ordinal);
+        Assert.Contains("heap-prod", listed.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AnUnknownWorkspaceIsARefusalWithTheServicesReason()
+    {
+        var result = await RunAsync("workspace", "get", "nosuchworkspace");
+
+        Assert.True(result.ExitCode == 1, $"exit {result.ExitCode}: {result.Error}");
+        Assert.StartsWith("NotFound:", result.Error, StringComparison.Ordinal);
+        Assert.Empty(result.Output);
+    }
+
+    [Fact]
+    public async Task AWrongTokenIsARefusal()
+    {
+        var result = await RunWithTokenAsync("not-the-token", "workspace", "get", "whatever");
+
+        Assert.True(result.ExitCode == 1, $"exit {result.ExitCode}: {result.Error}");
+        Assert.StartsWith("Unauthenticated:", result.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AMissingArgumentIsAUsageErrorNamingIt()
+    {
+        var result = await RunAsync("workspace", "set-limit", "ACME01");
+
+        Assert.True(result.ExitCode == 2, $"exit {result.ExitCode}: {result.Error}");
+        Assert.Contains("'limit'", result.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ANonNumericLimitIsAUsageError()
+    {
+        var result = await RunAsync("workspace", "set-limit", "ACME01", "fast");
+
+        Assert.True(result.ExitCode == 2, $"exit {result.ExitCode}: {result.Error}");
+        Assert.Contains("fast", result.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AnUnknownIdentifierKindIsAUsageErrorNamingTheValue()
+    {
+        var result = await RunAsync("user", "ACME01", "alice@example.com", "--identifier", "fax");
+
+        Assert.True(result.ExitCode == 2, $"exit {result.ExitCode}: {result.Error}");
+        Assert.Contains("'fax'", result.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AnUnknownCommandIsAUsageError()
+    {
+        var result = await RunAsync("frobnicate");
+
+        Assert.True(result.ExitCode == 2, $"exit {result.ExitCode}: {result.Error}");
+        Assert.Contains("frobnicate", result.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AMalformedBusinessEventAttributeIsAUsageError()
+    {
+        var result = await RunAsync("business-event", "ACME01", "price-drop", "sku");
+
+        Assert.True(result.ExitCode == 2, $"exit {result.ExitCode}: {result.Error}");
+        Assert.Contains("key=value", result.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AnUnreachableServiceExitsWithItsOwnStatus()
+    {
+        var result = await RunAsync("campaigns", "list", "ACME01");
+
+        Assert.True(result.ExitCode == 3, $"exit {result.ExitCode}: {result.Error}");
+        Assert.StartsWith("Unavailable:", result.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task HelpSucceedsAndListsTheCommands()
+    {
+        var result = await RunAsync("--help");
+
+        Assert.True(result.ExitCode == 0, $"exit {result.ExitCode}: {result.Error}");
+        Assert.Contains("dead-letters", result.Output, StringComparison.Ordinal);
+    }
+}
