@@ -30,7 +30,7 @@ internal sealed class EdgeOptions
     [Range(1, 1000)]
     public int IngestionBatchSize { get; set; } = 128;
 
-    /// <summary>Ingest calls in flight at once (sender loops).</summary>
+    /// <summary>Ingest calls in flight at once; webhooks arriving meanwhile queue and go out together.</summary>
     [Range(1, 64)]
     public int IngestionConcurrency { get; set; } = 2;
 

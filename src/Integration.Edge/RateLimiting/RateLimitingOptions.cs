@@ -31,7 +31,9 @@ internal sealed class RateLimitingOptions
     [Range(1, 4096)]
     public int MaxBatchSize { get; set; } = 256;
 
-    /// <summary>Script calls (batches) in flight at once per edge replica: the number of sender loops.</summary>
+    /// <summary>
+    /// Script calls (batches) in flight at once per edge replica; requests arriving meanwhile queue and go out together.
+    /// </summary>
     [Range(1, 64)]
     public int Concurrency { get; set; } = 2;
 }
