@@ -1,3 +1,4 @@
+using Integration.Testing;
 using Integration.Campaigns.Runner;
 using Integration.Campaigns.Storage;
 using Integration.Campaigns.Tests.Support;
@@ -47,16 +48,16 @@ public sealed class EventTriggerTests(CampaignsFixture fixture) : IClassFixture<
         Assert.Equal("u1", delivery.CustomerId);
         Assert.Equal(campaign.CampaignId, delivery.CampaignId);
         Assert.Contains("\"order\":\"o-1\"", delivery.Body);
-        var entry = (await Db().StreamRangeAsync($"stream:{{{ws}}}", count: 1))[0];
-        Assert.Equal(entry["event_id"].ToString(), delivery.TriggerId);
+        var entry = (await EventStreams.ReadAllAsync(Db(), ws)).Single(e => e.CustomerId == "u1");
+        Assert.Equal(entry.EventId, delivery.TriggerId);
         // The delivery continues the webhook's trace under the 'campaign trigger' span: same trace id, a span of its own.
-        var stored = entry["traceparent"].ToString().Split('-');
+        var stored = entry.TraceParent.Split('-');
         var sent = (delivery.TraceParent ?? "").Split('-');
         Assert.Equal(4, stored.Length);
         Assert.Equal(stored[1], sent[1]);
         Assert.NotEqual(stored[2], sent[2]);
-        Assert.Equal(0, (await Db().StreamPendingAsync($"stream:{{{ws}}}", "campaigns-triggers")).PendingMessageCount);
-        Assert.Equal(3, (await Db().StreamGroupInfoAsync($"stream:{{{ws}}}")).Single().EntriesRead);
+        Assert.Equal(0, await EventStreams.PendingAsync(Db(), ws, "campaigns-triggers"));
+        Assert.Equal(3, await EventStreams.EntriesReadAsync(Db(), ws, "campaigns-triggers"));
     }
 
     [Fact]
@@ -182,17 +183,17 @@ public sealed class EventTriggerTests(CampaignsFixture fixture) : IClassFixture<
         await CreateAsync(host, ws, Spec("Signed Up"));
         await fixture.IngestEventAsync(ws, "u1", "Signed Up", DateTimeOffset.UtcNow);
 
-        var taken = await Db().StreamReadGroupAsync($"stream:{{{ws}}}", "campaigns-triggers", "dead-replica", StreamPosition.NewMessages, 10);
+        var taken = await EventStreams.ReadGroupAsync(Db(), ws, "campaigns-triggers", "dead-replica", 10);
         await host.Get<TriggerConsumer>().PollOnceAsync(CancellationToken.None);
         var beforeIdle = queue.For(ws).Count;
         await Task.Delay(TimeSpan.FromSeconds(1.2));
         await host.Get<TriggerConsumer>().PollOnceAsync(CancellationToken.None);
-        var pending = await Db().StreamPendingAsync($"stream:{{{ws}}}", "campaigns-triggers");
+        var pending = await EventStreams.PendingAsync(Db(), ws, "campaigns-triggers");
 
-        Assert.Single(taken);
+        Assert.Equal(1, taken);
         Assert.Equal(0, beforeIdle);
         Assert.Equal("u1", Assert.Single(queue.For(ws)).CustomerId);
-        Assert.Equal(0, pending.PendingMessageCount);
+        Assert.Equal(0, pending);
     }
 
     [Fact]

@@ -173,8 +173,8 @@ public sealed class IngestionServiceTests(RedisServer redis) : IClassFixture<Red
         });
 
         await using var redisClient = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
-        var entry = (await redisClient.GetDatabase().StreamRangeAsync($"stream:{{{ws}}}")).Single();
-        Assert.Contains(traceId, entry["traceparent"].ToString());
+        var entry = (await Integration.Testing.EventStreams.ReadAllAsync(redisClient.GetDatabase(), ws)).Single();
+        Assert.Contains(traceId, entry.TraceParent);
     }
 
     [Fact]

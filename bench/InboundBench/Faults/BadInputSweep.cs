@@ -80,10 +80,15 @@ internal static class BadInputSweep
         var passed = failures.Count == 0 && alive && rssEnd - rssAfterFirst <= MaxGrowthMb && unexpectedAcks == 0;
         // Refused bodies are never stored; the one valid unicode body, sent every round, is stored exactly once.
         await using var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(stack.RedisConnectionString);
-        var entries = await redis.GetDatabase().StreamRangeAsync($"stream:{{{workspace.Id}}}");
-        var distinct = entries.Select(e => (string)e["event_id"]!).Distinct().Count();
-        notes.Add($"the valid unicode body was acked {acked} times and is stored {entries.Length} time(s)");
-        var ledger = new LedgerCounts(answers, acked, distinct, acked > 0 && distinct == 0 ? 1 : 0, entries.Length - distinct, 0);
+        var entries = new List<string>();
+        foreach (var stream in Integration.Domain.EventStream.Keys(workspace.Id))
+        {
+            entries.AddRange((await redis.GetDatabase().StreamRangeAsync(stream))
+                .Select(e => Integration.Domain.EventStream.Decode((byte[])e[Integration.Domain.EventStream.Field]!)!.EventId));
+        }
+        var distinct = entries.Distinct().Count();
+        notes.Add($"the valid unicode body was acked {acked} times and is stored {entries.Count} time(s)");
+        var ledger = new LedgerCounts(answers, acked, distinct, acked > 0 && distinct == 0 ? 1 : 0, entries.Count - distinct, 0);
         passed &= ledger.Lost == 0 && ledger.Duplicated == 0 && distinct == 1;
         return new ScenarioResult("bad-input", ledger, passed, notes);
     }

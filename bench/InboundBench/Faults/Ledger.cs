@@ -1,8 +1,9 @@
+using Integration.Domain;
 using StackExchange.Redis;
 
 namespace InboundBench.Faults;
 
-/// <summary>Acked / stored / lost / duplicated, read back from Redis (each workspace's event stream and event keys).</summary>
+/// <summary>Acked / stored / lost / duplicated, read back from Redis (every partition of each workspace's event stream, which holds the stored events).</summary>
 internal sealed record LedgerCounts(long Sent, long Acked, long Stored, long Lost, long Duplicated, long StoredUnacked)
 {
     public override string ToString() =>
@@ -18,15 +19,15 @@ internal static class Ledger
 
         // How many times each event id is in its workspace's stream (the stream gets an entry iff the event is stored).
         var inStream = new Dictionary<string, int>(StringComparer.Ordinal);
-        foreach (var workspace in attempts.Select(a => a.WorkspaceId).Distinct())
+        foreach (var stream in attempts.Select(a => a.WorkspaceId).Distinct().SelectMany(EventStream.Keys))
         {
             RedisValue from = "-";
             while (true)
             {
-                var page = await db.StreamRangeAsync($"stream:{{{workspace}}}", from, "+", count: 5000);
+                var page = await db.StreamRangeAsync(stream, from, "+", count: 5000);
                 foreach (var entry in page)
                 {
-                    var id = (string)entry["event_id"]!;
+                    var id = EventStream.Decode((byte[])entry[EventStream.Field]!)!.EventId;
                     inStream[id] = inStream.GetValueOrDefault(id) + 1;
                 }
                 if (page.Length < 5000)
@@ -40,11 +41,10 @@ internal static class Ledger
         var acked = attempts.Where(a => a.Status == 200).ToList();
         var ackedIds = acked.Select(a => a.PayloadId).ToHashSet(StringComparer.Ordinal);
         long stored = 0, lost = 0, duplicated = 0;
-        var existence = acked.Select(a => db.KeyExistsAsync($"ev:{{{a.WorkspaceId}}}:{a.PayloadId}")).ToArray();
         for (var i = 0; i < acked.Count; i++)
         {
             var count = inStream.GetValueOrDefault(acked[i].PayloadId);
-            if (count >= 1 && await existence[i])
+            if (count >= 1)
             {
                 stored++;
             }

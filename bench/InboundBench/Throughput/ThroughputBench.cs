@@ -98,7 +98,10 @@ internal static class ThroughputBench
         long streamed = 0;
         foreach (var workspace in workspaces)
         {
-            streamed += await db.StreamLengthAsync($"stream:{{{workspace.Id}}}");
+            foreach (var stream in Integration.Domain.EventStream.Keys(workspace.Id))
+            {
+                streamed += await db.StreamLengthAsync(stream);
+            }
         }
         var server = redis.GetServer(redis.GetEndPoints()[0]);
         var commandStats = (await server.InfoRawAsync("commandstats")) ?? "";

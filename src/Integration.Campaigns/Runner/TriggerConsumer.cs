@@ -9,14 +9,15 @@ using Integration.Campaigns.Users;
 using Integration.Campaigns.V1;
 using Integration.Common.V1;
 using Integration.Domain.Segments;
+using Integration.Domain;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
 namespace Integration.Campaigns.Runner;
 
 /// <summary>
-/// Reads ingestion's event streams (<c>stream:{ws}</c>) with a consumer group shared by every runner replica
-/// and starts event-triggered campaigns. An entry is acknowledged only after its deliveries and pending steps
+/// Reads ingestion's event streams (every partition of a workspace's stream, <see cref="EventStream"/>) with a
+/// consumer group shared by every runner replica and starts event-triggered campaigns. An entry is acknowledged only after its deliveries and pending steps
 /// are recorded; entries a dead replica left unacknowledged are claimed by the others.
 /// </summary>
 internal sealed partial class TriggerConsumer(
@@ -32,12 +33,10 @@ internal sealed partial class TriggerConsumer(
     ILogger<TriggerConsumer> logger)
 {
     private const int ReadBatch = 100;
-    private readonly ConcurrentDictionary<string, bool> _groups = new();
+    private readonly ConcurrentDictionary<string, IReadOnlyList<string>> _streams = new();
     private readonly string _consumer = options.Value.ConsumerName.Length > 0
         ? options.Value.ConsumerName
         : $"{Environment.MachineName}-{Environment.ProcessId}";
-
-    private static RedisKey StreamKey(string ws) => $"stream:{{{ws}}}";
 
     /// <summary>Reads and handles what is waiting in every relevant stream; returns how many entries were handled.</summary>
     public async Task<int> PollOnceAsync(CancellationToken cancellationToken)
@@ -55,29 +54,58 @@ internal sealed partial class TriggerConsumer(
         return handled;
     }
 
-    /// <summary>Creates the consumer group at the end of the stream, so a new campaign reacts to new events only.</summary>
-    public async Task EnsureGroupAsync(string workspaceId)
+    /// <summary>
+    /// Creates the consumer group at the end of every partition, so a new campaign reacts to new events only; returns
+    /// the streams to read: the partitions, and the workspace's stream from before partitioning while it exists (its
+    /// group was made when it was the only stream, so what was stored then is still handled once).
+    /// </summary>
+    public async Task<IReadOnlyList<string>> EnsureGroupAsync(string workspaceId)
     {
-        if (_groups.ContainsKey(workspaceId))
+        if (_streams.TryGetValue(workspaceId, out var known))
         {
-            return;
+            return known;
         }
+        var db = redis.GetDatabase();
+        var streams = new List<string>(EventStream.Keys(workspaceId));
+        foreach (var stream in streams)
+        {
+            await CreateGroupAsync(db, stream);
+        }
+        var legacy = EventStream.LegacyKey(workspaceId);
+        if (await db.KeyExistsAsync(legacy))
+        {
+            await CreateGroupAsync(db, legacy);
+            streams.Add(legacy);
+        }
+        _streams[workspaceId] = streams;
+        return streams;
+    }
+
+    private async Task CreateGroupAsync(IDatabase db, string stream)
+    {
         try
         {
-            await redis.GetDatabase().StreamCreateConsumerGroupAsync(StreamKey(workspaceId), options.Value.ConsumerGroup, StreamPosition.NewMessages, createStream: true);
+            await db.StreamCreateConsumerGroupAsync(stream, options.Value.ConsumerGroup, StreamPosition.NewMessages, createStream: true);
         }
         catch (RedisServerException ex) when (ex.Message.Contains("BUSYGROUP", StringComparison.Ordinal))
         {
         }
-        _groups[workspaceId] = true;
     }
 
     private async Task<int> PollWorkspaceAsync(string workspaceId, IReadOnlyList<Campaign> campaigns, CancellationToken cancellationToken)
     {
-        await EnsureGroupAsync(workspaceId);
+        var handled = 0;
+        foreach (var stream in await EnsureGroupAsync(workspaceId))
+        {
+            handled += await PollStreamAsync(workspaceId, stream, campaigns, cancellationToken);
+        }
+        return handled;
+    }
+
+    private async Task<int> PollStreamAsync(string workspaceId, RedisKey stream, IReadOnlyList<Campaign> campaigns, CancellationToken cancellationToken)
+    {
         var db = redis.GetDatabase();
         var group = options.Value.ConsumerGroup;
-        var stream = StreamKey(workspaceId);
 
         var stale = await db.StreamAutoClaimAsync(stream, group, _consumer, options.Value.ClaimIdleSeconds * 1000L, "0-0", ReadBatch);
         var fresh = await db.StreamReadGroupAsync(stream, group, _consumer, StreamPosition.NewMessages, ReadBatch);
@@ -115,16 +143,13 @@ internal sealed partial class TriggerConsumer(
 
     private async Task HandleAsync(string workspaceId, IReadOnlyList<Campaign> campaigns, StreamEntry entry, CancellationToken cancellationToken)
     {
-        var eventId = entry["event_id"].ToString();
-        var customerId = entry["customer_id"].ToString();
-        var eventName = entry["event_name"].ToString();
-        var attributesJson = entry["attributes"].IsNull ? "{}" : entry["attributes"].ToString();
-        var traceParent = entry["traceparent"].ToString();
-        _ = long.TryParse(entry["event_time_ms"].ToString(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var eventTimeMs);
-        if (eventId.Length == 0 || customerId.Length == 0 || eventName.Length == 0)
+        if (EventStream.Decode(name => entry[name], name => entry[name]) is not { } e
+            || e.EventId.Length == 0 || e.CustomerId.Length == 0 || e.EventName.Length == 0)
         {
             return;
         }
+        var (eventId, customerId, eventName, eventTimeMs, attributesJson, traceParent) =
+            (e.EventId, e.CustomerId, e.EventName, e.EventTimeMs, e.AttributesJson, e.TraceParent);
         Dictionary<string, AttributeValue>? attributes = null;
 
         // The webhook's trace continues here: what this entry triggers (look-ups, deliveries, pending steps)

@@ -1,4 +1,5 @@
 using Integration.Campaigns.Storage;
+using Integration.Domain;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
@@ -27,9 +28,8 @@ internal sealed partial class TriggerStreamSampler(
             {
                 long lag = 0, pending = 0;
                 var db = redis.GetDatabase();
-                foreach (var workspaceId in await store.TriggerWorkspacesAsync())
+                foreach (var stream in (await store.TriggerWorkspacesAsync()).SelectMany(ws => EventStream.Keys(ws).Append(EventStream.LegacyKey(ws))))
                 {
-                    RedisKey stream = $"stream:{{{workspaceId}}}";
                     if (!await db.KeyExistsAsync(stream))
                     {
                         continue;

@@ -26,6 +26,9 @@ internal static class Extensions
         builder.Services.AddOptions<DemoOptions>().BindConfiguration(DemoOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<IWorkspaceStore, RedisWorkspaceStore>();
+        builder.Services.AddOptions<StorageOptions>().BindConfiguration(StorageOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<RetentionPolicy>();
+        builder.Services.AddSingleton<IRetentionPolicy>(sp => sp.GetRequiredService<RetentionPolicy>());
         builder.Services.AddSingleton<IActivityStore, RedisActivityStore>();
         builder.Services.AddSingleton<IngestionMetrics>();
         builder.Services.AddHostedService<DemoProvisioner>();

@@ -1,6 +1,8 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using Integration.Common.V1;
 using Integration.Domain.Segments;
+using Integration.Domain;
 using Integration.Ingestion.Storage;
 using Integration.Ingestion.V1;
 using Integration.Segments.V1;
@@ -15,10 +17,11 @@ namespace Integration.Ingestion.Segments;
 internal interface ISegmentStore
 {
     /// <summary>
-    /// Examines users in first-seen order from <paramref name="offset"/> until <paramref name="limit"/> match or
-    /// the users run out. With <paramref name="collect"/> false only the matches are counted (no profiles kept).
+    /// Examines users in first-seen order (merged over the workspace's partitions) from <paramref name="cursor"/> (null:
+    /// the start) until <paramref name="limit"/> match or the users run out. With <paramref name="collect"/> false only
+    /// the matches are counted (no profiles kept), every partition at once.
     /// </summary>
-    Task<SegmentPage> ScanAsync(string workspaceId, SegmentDefinition segment, long asOfMs, long offset, int limit, CancellationToken cancellationToken,
+    Task<SegmentPage> ScanAsync(string workspaceId, SegmentDefinition segment, long asOfMs, SegmentCursor? cursor, int limit, CancellationToken cancellationToken,
         bool collect = true);
 
     /// <summary>Loads one user and evaluates the segment for them; null if the user is unknown.</summary>
@@ -28,40 +31,72 @@ internal interface ISegmentStore
 /// <param name="Users">Matching users (empty when not collected).</param>
 /// <param name="Matched">How many users matched.</param>
 /// <param name="Examined">Users looked at.</param>
-/// <param name="NextOffset">Where to continue, or -1 when every user has been examined.</param>
-internal sealed record SegmentPage(IReadOnlyList<User> Users, long Matched, long Examined, long NextOffset);
+/// <param name="Next">Where to continue, or null when every user has been examined.</param>
+internal sealed record SegmentPage(IReadOnlyList<User> Users, long Matched, long Examined, SegmentCursor? Next);
+
+/// <summary>A position in a workspace's users: how many users of each partition come before it.</summary>
+internal sealed record SegmentCursor(long[] Ranks)
+{
+    public static SegmentCursor Start() => new(new long[EventStream.Partitions]);
+
+    public override string ToString() => string.Join('.', Ranks);
+
+    public static bool TryParse(string token, [NotNullWhen(true)] out SegmentCursor? cursor)
+    {
+        cursor = null;
+        var parts = token.Split('.');
+        if (parts.Length != EventStream.Partitions)
+        {
+            return false;
+        }
+        var ranks = new long[parts.Length];
+        for (var i = 0; i < parts.Length; i++)
+        {
+            if (!long.TryParse(parts[i], NumberStyles.None, CultureInfo.InvariantCulture, out ranks[i]))
+            {
+                return false;
+            }
+        }
+        cursor = new SegmentCursor(ranks);
+        return true;
+    }
+}
 
 internal sealed class RedisSegmentStore(IConnectionMultiplexer redis, IActivityStore events) : ISegmentStore
 {
     private const int Chunk = 250;
 
-    private static RedisKey UsersKey(string ws) => $"users:{{{ws}}}";
-    private static RedisKey UserKey(string ws, string cid) => $"user:{{{ws}}}:{cid}";
-    private static RedisKey StatsKey(string ws, string cid) => $"ustats:{{{ws}}}:{cid}";
-    internal static RedisKey UserEventsByNameKey(string ws, string cid, string name) => $"uevn:{{{ws}}}:{cid}:{name}";
+    // Users read from each partition per round of the merge.
+    private const int MergeRead = 64;
 
-    public async Task<SegmentPage> ScanAsync(string workspaceId, SegmentDefinition segment, long asOfMs, long offset, int limit,
+    public async Task<SegmentPage> ScanAsync(string workspaceId, SegmentDefinition segment, long asOfMs, SegmentCursor? cursor, int limit,
         CancellationToken cancellationToken, bool collect = true)
     {
         var db = redis.GetDatabase();
+        if (!collect && cursor is null && limit == int.MaxValue)
+        {
+            // A count needs no order: every partition at once (each is one slot, so on a cluster every master works).
+            var counts = await Task.WhenAll(Enumerable.Range(0, EventStream.Partitions)
+                .Select(p => CountPartitionAsync(db, workspaceId, p, segment, asOfMs, cancellationToken)));
+            return new SegmentPage([], counts.Sum(c => c.Matched), counts.Sum(c => c.Examined), null);
+        }
+
+        var ranks = (cursor ?? SegmentCursor.Start()).Ranks.ToArray();
         var matches = new List<User>();
-        long matched = 0;
-        long examined = 0;
+        long matched = 0, examined = 0;
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var ids = await db.SortedSetRangeByRankAsync(UsersKey(workspaceId), offset, offset + Chunk - 1);
-            if (ids.Length == 0)
+            var next = await NextInOrderAsync(db, workspaceId, ranks);
+            if (next.Count == 0)
             {
-                return new SegmentPage(matches, matched, examined, -1);
+                return new SegmentPage(matches, matched, examined, null);
             }
-
-            var evaluations = ids.Select(id => LoadAndEvaluateAsync(db, workspaceId, id.ToString(), segment, asOfMs)).ToArray();
-            var results = await Task.WhenAll(evaluations);
+            var results = await Task.WhenAll(next.Select(u => LoadAndEvaluateAsync(db, workspaceId, u.CustomerId, segment, asOfMs)));
             for (var i = 0; i < results.Length; i++)
             {
                 examined++;
-                offset++;
+                ranks[next[i].Partition]++;
                 if (results[i] is { Matches: true } hit)
                 {
                     matched++;
@@ -71,14 +106,70 @@ internal sealed class RedisSegmentStore(IConnectionMultiplexer redis, IActivityS
                     }
                     if (matched >= limit)
                     {
-                        var more = offset < await db.SortedSetLengthAsync(UsersKey(workspaceId));
-                        return new SegmentPage(matches, matched, examined, more ? offset : -1);
+                        var more = i + 1 < results.Length || (await NextInOrderAsync(db, workspaceId, ranks)).Count > 0;
+                        return new SegmentPage(matches, matched, examined, more ? new SegmentCursor(ranks) : null);
                     }
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// The next users in first-seen order (ties by id) after <paramref name="ranks"/>: a round of the k-way merge of
+    /// the partitions' users indexes, holding only the users that no unread user of any partition can precede.
+    /// </summary>
+    private static async Task<List<(int Partition, string CustomerId)>> NextInOrderAsync(IDatabase db, string workspaceId, long[] ranks)
+    {
+        var reads = Enumerable.Range(0, EventStream.Partitions)
+            .Select(p => db.SortedSetRangeByRankWithScoresAsync(UserKeyspace.Users(workspaceId, p), ranks[p], ranks[p] + MergeRead - 1))
+            .ToArray();
+        var heads = new List<(double Score, byte[] Id, int Partition)>();
+        (double Score, byte[] Id)? bound = null;
+        for (var p = 0; p < reads.Length; p++)
+        {
+            var page = await reads[p];
+            foreach (var entry in page)
+            {
+                heads.Add((entry.Score, (byte[])entry.Element!, p));
+            }
+            if (page.Length == MergeRead)
+            {
+                // This partition has more: nothing after its last read user is safe to hand out yet.
+                var last = (page[^1].Score, (byte[])page[^1].Element!);
+                if (bound is null || Compare(last, bound.Value) < 0)
+                {
+                    bound = last;
+                }
+            }
+        }
+        heads.Sort((x, y) => Compare((x.Score, x.Id), (y.Score, y.Id)));
+        return heads.Where(h => bound is null || Compare((h.Score, h.Id), bound.Value) <= 0)
+            .Select(h => (h.Partition, System.Text.Encoding.UTF8.GetString(h.Id))).ToList();
+    }
+
+    // Redis orders equal scores by the members' bytes; the merge must order them the same way.
+    private static int Compare((double Score, byte[] Id) x, (double Score, byte[] Id) y)
+    {
+        var byScore = x.Score.CompareTo(y.Score);
+        return byScore != 0 ? byScore : x.Id.AsSpan().SequenceCompareTo(y.Id);
+    }
+
+    private static async Task<(long Matched, long Examined)> CountPartitionAsync(IDatabase db, string workspaceId, int partition,
+        SegmentDefinition segment, long asOfMs, CancellationToken cancellationToken)
+    {
+        var users = UserKeyspace.Users(workspaceId, partition);
+        long matched = 0, examined = 0, rank = 0;
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var ids = await db.SortedSetRangeByRankAsync(users, rank, rank + Chunk - 1);
+            var results = await Task.WhenAll(ids.Select(id => LoadAndEvaluateAsync(db, workspaceId, id.ToString(), segment, asOfMs)));
+            examined += results.Length;
+            matched += results.Count(r => r is { Matches: true });
+            rank += ids.Length;
             if (ids.Length < Chunk)
             {
-                return new SegmentPage(matches, matched, examined, -1);
+                return (matched, examined);
             }
         }
     }
@@ -89,8 +180,8 @@ internal sealed class RedisSegmentStore(IConnectionMultiplexer redis, IActivityS
     private async Task<(User User, bool Matches)?> LoadAndEvaluateAsync(IDatabase db, string ws, string cid,
         SegmentDefinition segment, long asOfMs)
     {
-        var profileTask = db.HashGetAllAsync(UserKey(ws, cid));
-        var statsTask = db.HashGetAllAsync(StatsKey(ws, cid));
+        var profileTask = db.HashGetAllAsync(UserKeyspace.Profile(ws, cid));
+        var statsTask = db.HashGetAllAsync(UserKeyspace.Aggregates(ws, cid));
         var profile = await profileTask;
         var stats = await statsTask;
         if (profile.Length == 0 && stats.Length == 0)
@@ -123,8 +214,13 @@ internal sealed class StoredUserFacts(IDatabase db, IActivityStore events, User 
     // Heap segment membership arrives with segment sync (issue 17); until it is stored no user is in any segment.
     public bool InHeapSegment(string segmentId) => false;
 
-    public async ValueTask<long> CountAsync(string eventName, long fromMs, long toMs) =>
-        await db.SortedSetLengthAsync(RedisSegmentStore.UserEventsByNameKey(user.WorkspaceId, user.CustomerId, eventName), fromMs, toMs);
+    public async ValueTask<long> CountAsync(string eventName, long fromMs, long toMs)
+    {
+        // Windows are on event time, so a retroactive event counts where it happened; the user's retained events
+        // (the retention window) are what a windowed count can see.
+        var members = await db.SortedSetRangeByScoreAsync(UserKeyspace.Events(user.WorkspaceId, user.CustomerId), fromMs, toMs);
+        return members.Count(m => UserKeyspace.ParseEventMember(m.ToString()).EventName == eventName);
+    }
 
     public async ValueTask<IReadOnlyList<RetainedEvent>> EventsAsync(string eventName, long fromMs, long toMs)
     {

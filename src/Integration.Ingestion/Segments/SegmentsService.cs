@@ -17,7 +17,7 @@ internal sealed class SegmentsService(ISegmentStore store, TimeProvider time) : 
     {
         Require(request.WorkspaceId, "workspace_id");
         Validate(request.Segment);
-        var page = await Guard(() => store.ScanAsync(request.WorkspaceId, request.Segment ?? new(), AsOf(request.AsOfMs), 0, int.MaxValue, context.CancellationToken, collect: false));
+        var page = await Guard(() => store.ScanAsync(request.WorkspaceId, request.Segment ?? new(), AsOf(request.AsOfMs), null, int.MaxValue, context.CancellationToken, collect: false));
         return new CountSegmentResponse { Matching = page.Matched, Total = page.Examined };
     }
 
@@ -29,16 +29,16 @@ internal sealed class SegmentsService(ISegmentStore store, TimeProvider time) : 
         {
             throw Invalid($"page_size: must be between 1 and {MaxPageSize} (0: {DefaultPageSize}).");
         }
-        long offset = 0;
-        if (request.PageToken.Length > 0 && (!long.TryParse(request.PageToken, NumberStyles.None, CultureInfo.InvariantCulture, out offset)))
+        SegmentCursor? cursor = null;
+        if (request.PageToken.Length > 0 && !SegmentCursor.TryParse(request.PageToken, out cursor))
         {
             throw Invalid("page_token: not a token returned by this API.");
         }
         var size = request.PageSize == 0 ? DefaultPageSize : request.PageSize;
-        var page = await Guard(() => store.ScanAsync(request.WorkspaceId, request.Segment ?? new(), AsOf(request.AsOfMs), offset, size, context.CancellationToken));
+        var page = await Guard(() => store.ScanAsync(request.WorkspaceId, request.Segment ?? new(), AsOf(request.AsOfMs), cursor, size, context.CancellationToken));
         var response = new ListSegmentUsersResponse
         {
-            NextPageToken = page.NextOffset < 0 ? "" : page.NextOffset.ToString(CultureInfo.InvariantCulture),
+            NextPageToken = page.Next?.ToString() ?? "",
         };
         response.Users.AddRange(page.Users);
         return response;

@@ -1,8 +1,8 @@
-using System.Buffers;
 using System.Diagnostics;
-using System.Text;
 using System.Text.Json;
+using Integration.Domain;
 using Integration.Ingestion.V1;
+using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
 namespace Integration.Ingestion.Storage;
@@ -42,7 +42,7 @@ internal interface IActivityStore
 }
 
 /// <summary>One record to store: a user profile update, or an event with the profile keys it carries.</summary>
-/// <param name="Id">A user's payload id (repeats are recognised for 24 h; empty: never) or an event's id.</param>
+/// <param name="Id">A user's payload id (repeats are recognised for the duplicate window; empty: never) or an event's id.</param>
 internal sealed record RecordWrite(string WorkspaceId, string ConfigName, UserRecord? User, EventRecord? Event, string Id, string TraceParent)
 {
     public static RecordWrite ForUser(string workspaceId, UserRecord user, string payloadId) =>
@@ -52,98 +52,59 @@ internal sealed record RecordWrite(string WorkspaceId, string ConfigName, UserRe
         new(workspaceId, configName, null, e, eventId, traceParent);
 }
 
-internal sealed class RedisActivityStore(IConnectionMultiplexer redis, TimeProvider time) : IActivityStore
+/// <summary>
+/// The key formats of the user and event keyspace (docs/keyspace.md), the one place they are spelled. Every key of
+/// a user carries the hash tag of the user's partition of the workspace's event stream (<see cref="EventStream"/>),
+/// so an event's write — dedup, stream entry, indexes, aggregates, profile — is one script on one slot.
+/// </summary>
+internal static class UserKeyspace
+{
+    public static string Tag(string ws, string cid) => EventStream.Tag(ws, EventStream.PartitionOf(cid));
+
+    /// <summary>Payload and event ids seen within the duplicate window (hash: id → arrival second, <c>_t</c> oldest).</summary>
+    public static RedisKey Dedup(string ws, string cid) => $"k{Tag(ws, cid)}{ws}:{cid}";
+
+    /// <summary>The profile (hash: <c>_u</c> updated_at ms, <c>a:&lt;attribute&gt;</c> → JSON scalar).</summary>
+    public static RedisKey Profile(string ws, string cid) => $"p{Tag(ws, cid)}{ws}:{cid}";
+
+    /// <summary>Aggregates per event name (hash: <c>c:</c> count, <c>f:</c> first and <c>l:</c> last event time ms).</summary>
+    public static RedisKey Aggregates(string ws, string cid) => $"a{Tag(ws, cid)}{ws}:{cid}";
+
+    /// <summary>The user's retained events (sorted set: <c>&lt;stream entry id&gt; &lt;event name&gt;</c>, score = event time ms).</summary>
+    public static RedisKey Events(string ws, string cid) => $"i{Tag(ws, cid)}{ws}:{cid}";
+
+    /// <summary>Users of one partition (sorted set: customer id, score = first-seen ms).</summary>
+    public static RedisKey Users(string ws, int partition) => $"u{EventStream.Tag(ws, partition)}{ws}";
+
+    public static RedisKey Users(string ws, string cid) => Users(ws, EventStream.PartitionOf(cid));
+
+    public static RedisKey Stream(string ws, string cid) => EventStream.Key(ws, EventStream.PartitionOf(cid));
+
+    public const string UpdatedAtField = "_u";
+    public const string AttributePrefix = "a:";
+
+    /// <summary>An event id or payload id as a dedup field: the 16 bytes of a 32-hex-digit id, else the id itself.</summary>
+    public static RedisValue IdField(string id) =>
+        id.Length == 32 && id.All(c => c is (>= '0' and <= '9') or (>= 'a' and <= 'f')) ? Convert.FromHexString(id) : id;
+
+    /// <summary>Splits a member of <see cref="Events"/> into its stream entry id and event name.</summary>
+    public static (string EntryId, string EventName) ParseEventMember(string member)
+    {
+        var space = member.IndexOf(' ', StringComparison.Ordinal);
+        return space < 0 ? (member, "") : (member[..space], member[(space + 1)..]);
+    }
+}
+
+internal sealed class RedisActivityStore(IConnectionMultiplexer redis, TimeProvider time, IOptions<StorageOptions> options,
+    IRetentionPolicy retention) : IActivityStore
 {
     /// <summary>Spans for the store's Redis scripts, so a webhook's trace shows its Redis write.</summary>
     public static readonly ActivitySource Source = new("Integration.Ingestion.Redis");
 
-    /// <summary>How long a user payload's content hash is remembered to recognise Heap's retries.</summary>
-    public static readonly TimeSpan DuplicateWindow = TimeSpan.FromHours(24);
-
-    private const int StreamMaxLength = 1_000_000;
-    private const string AttributePrefix = "a:";
-    private const string UpdatedAtField = "_updated_at_ms";
-
-    private static RedisKey UsersKey(string ws) => $"users:{{{ws}}}";
-    private static RedisKey UserKey(string ws, string cid) => $"user:{{{ws}}}:{cid}";
-    private static RedisKey StatsKey(string ws, string cid) => $"ustats:{{{ws}}}:{cid}";
-    private static RedisKey UserEventsKey(string ws, string cid) => $"uev:{{{ws}}}:{cid}";
-    private static RedisKey UserEventsByNameKey(string ws, string cid, string name) => $"uevn:{{{ws}}}:{cid}:{name}";
-    private static RedisKey EventKey(string ws, string id) => $"ev:{{{ws}}}:{id}";
-    private static RedisKey DedupKey(string ws, string payloadId) => $"dedup:{{{ws}}}:{payloadId}";
-    private static RedisKey StreamKey(string ws) => $"stream:{{{ws}}}";
-
-    /// <summary>Records per script call: bounds how long one call holds Redis (about 20 µs a record).</summary>
+    /// <summary>Records per script call: bounds how long one call holds Redis.</summary>
     private const int RecordsPerCall = 64;
 
-    // One call stores many records, each atomically (a script runs alone) and each as if it were alone.
-    // ARGV[1] now (ms), ARGV[2] dedup ttl (s), ARGV[3] stream max length; then per record: kind ('u'|'e'),
-    // n (how many of its own arguments follow), its n arguments. KEYS: 3 per user, 7 per event, in order.
-    //   user  args: dedup ('1' = remember the payload id), updated_at, customer id, field/value pairs…
-    //         keys: dedup, user, users
-    //   event args: event id, event time, event name, event json, customer id, config name, attributes json,
-    //               traceparent, updated_at ('' = no profile keys), field/value pairs…
-    //         keys: event, user events, user events by name, stats, user, users, stream
-    // Returns one outcome per record: 0 repeat (nothing written), 1 stored, 2 stored but the profile was newer.
-    // Profiles: last writer by updated_at wins, never by arrival (Heap sends retroactive and retried data out of
-    // order). Events: the id is the webhook payload's content hash, so an event is stored at most once, ever, and
-    // its stream entry is written by the same script, so an event is in the stream iff it is stored.
-    // Numbers travel as the caller's strings: a Lua number handed back to Redis would be formatted again. A user
-    // whose profile hash exists is already in the users set (both are written together), so ZADD is skipped then.
-    private const string WriteScript = """
-        local now, ttl, maxlen = ARGV[1], ARGV[2], ARGV[3]
-        local out = {}
-        local k, a = 1, 4
-        while a <= #ARGV do
-          local kind, b = ARGV[a], a + 2
-          local last = b + tonumber(ARGV[a + 1]) - 1
-          local result = 1
-          if kind == 'u' then
-            if ARGV[b] ~= '' and not redis.call('SET', KEYS[k], '1', 'NX', 'EX', ttl) then
-              result = 0
-            else
-              local seen = redis.call('HGET', KEYS[k + 1], '_updated_at_ms')
-              if not seen then redis.call('ZADD', KEYS[k + 2], 'NX', now, ARGV[b + 2]) end
-              if tonumber(ARGV[b + 1]) < tonumber(seen or '-1') then
-                result = 2
-              else
-                redis.call('HSET', KEYS[k + 1], '_updated_at_ms', ARGV[b + 1], unpack(ARGV, b + 3, last))
-              end
-            end
-            k = k + 3
-          else
-            local id, t, name = ARGV[b], ARGV[b + 1], ARGV[b + 2]
-            if not redis.call('SET', KEYS[k], ARGV[b + 3], 'NX') then
-              result = 0
-            else
-              redis.call('ZADD', KEYS[k + 1], t, id)
-              redis.call('ZADD', KEYS[k + 2], t, id)
-              local stats, tn, c, f, l = KEYS[k + 3], tonumber(t), 'c:' .. name, 'f:' .. name, 'l:' .. name
-              local agg = redis.call('HMGET', stats, c, f, l)
-              local first, latest = agg[2], agg[3]
-              if not first or tn < tonumber(first) then first = t end
-              if not latest or tn > tonumber(latest) then latest = t end
-              redis.call('HSET', stats, c, (tonumber(agg[1]) or 0) + 1, f, first, l, latest)
-              local seen = redis.call('HGET', KEYS[k + 4], '_updated_at_ms')
-              if not seen then redis.call('ZADD', KEYS[k + 5], 'NX', now, ARGV[b + 4]) end
-              if ARGV[b + 8] ~= '' then
-                if tonumber(ARGV[b + 8]) >= tonumber(seen or '-1') then
-                  redis.call('HSET', KEYS[k + 4], '_updated_at_ms', ARGV[b + 8], unpack(ARGV, b + 9, last))
-                else
-                  result = 2
-                end
-              end
-              redis.call('XADD', KEYS[k + 6], 'MAXLEN', '~', maxlen, '*',
-                'event_id', id, 'customer_id', ARGV[b + 4], 'event_name', name, 'event_time_ms', t,
-                'received_ms', now, 'config_name', ARGV[b + 5], 'attributes', ARGV[b + 6], 'traceparent', ARGV[b + 7])
-            end
-            k = k + 7
-          end
-          out[#out + 1] = result
-          a = last + 1
-        end
-        return out
-        """;
+    private static readonly string WriteScript = Scripts.Load("write.lua");
 
     private IDatabase Db => redis.GetDatabase();
 
@@ -176,6 +137,15 @@ internal sealed class RedisActivityStore(IConnectionMultiplexer redis, TimeProvi
         }
         using var activity = StartWrite(operation, records.Count);
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        var floors = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var record in records)
+        {
+            if (record.Event is not null && !floors.ContainsKey(record.WorkspaceId))
+            {
+                floors[record.WorkspaceId] = now - (long)TimeSpan.FromDays(await retention.RetentionDaysAsync(record.WorkspaceId)).TotalMilliseconds;
+            }
+        }
+
         var db = Db;
         var calls = new List<(int[] Indexes, Task<RedisResult> Call)>();
         foreach (var group in Groups(records))
@@ -183,7 +153,7 @@ internal sealed class RedisActivityStore(IConnectionMultiplexer redis, TimeProvi
             for (var offset = 0; offset < group.Length; offset += RecordsPerCall)
             {
                 var indexes = group.AsSpan(offset, Math.Min(RecordsPerCall, group.Length - offset)).ToArray();
-                var (keys, args) = ScriptArguments(records, indexes, now);
+                var (keys, args) = ScriptArguments(records, indexes, now, floors);
                 calls.Add((indexes, db.ScriptEvaluateAsync(WriteScript, keys, args)));
             }
         }
@@ -210,36 +180,39 @@ internal sealed class RedisActivityStore(IConnectionMultiplexer redis, TimeProvi
 
     /// <summary>
     /// Records that may share a script call: all of them on one Redis server; on Redis Cluster, those of one
-    /// hash slot (every key of a record carries its workspace's hash tag). StackExchange.Redis answers -1 for
+    /// hash slot (every key of a record carries its user partition's hash tag). StackExchange.Redis answers -1 for
     /// every key's slot while it talks to a standalone server (as the edge's rate counter relies on too).
     /// </summary>
     private IEnumerable<int[]> Groups(IReadOnlyList<RecordWrite> records)
     {
-        if (redis.HashSlot(UsersKey(records[0].WorkspaceId)) < 0)
+        if (redis.HashSlot(UserKeyspace.Users(records[0].WorkspaceId, 0)) < 0)
         {
             return [Enumerable.Range(0, records.Count).ToArray()];
         }
         return Enumerable.Range(0, records.Count)
-            .GroupBy(i => redis.HashSlot(UsersKey(records[i].WorkspaceId)))
+            .GroupBy(i => EventStream.Slot(records[i].WorkspaceId, EventStream.PartitionOf(CustomerId(records[i]))))
             .Select(group => group.ToArray());
     }
 
-    private static (RedisKey[] Keys, RedisValue[] Args) ScriptArguments(IReadOnlyList<RecordWrite> records, int[] indexes, long now)
+    private static string CustomerId(RecordWrite record) => record.Event?.User.CustomerId ?? record.User!.CustomerId;
+
+    private (RedisKey[] Keys, RedisValue[] Args) ScriptArguments(IReadOnlyList<RecordWrite> records, int[] indexes, long now,
+        Dictionary<string, long> floors)
     {
         var keyCount = 0;
         var argCount = 3;
         foreach (var index in indexes)
         {
             var record = records[index];
-            keyCount += record.Event is null ? 3 : 7;
-            argCount += 2 + (record.Event is null ? 3 : 9) + 2 * (record.Event?.User ?? record.User!).Attributes.Count;
+            keyCount += record.Event is null ? 3 : 6;
+            argCount += 2 + (record.Event is null ? 3 : 7) + 2 * (record.Event?.User ?? record.User!).Attributes.Count;
         }
 
         var keys = new RedisKey[keyCount];
         var args = new RedisValue[argCount];
         args[0] = now;
-        args[1] = (long)DuplicateWindow.TotalSeconds;
-        args[2] = StreamMaxLength;
+        args[1] = (long)TimeSpan.FromDays(options.Value.DuplicateWindowDays).TotalSeconds;
+        args[2] = EventStream.Field;
         int k = 0, a = 3;
         foreach (var index in indexes)
         {
@@ -249,37 +222,35 @@ internal sealed class RedisActivityStore(IConnectionMultiplexer redis, TimeProvi
             if (record.Event is not { } e)
             {
                 var user = record.User!;
-                keys[k++] = DedupKey(ws, record.Id);
-                keys[k++] = UserKey(ws, user.CustomerId);
-                keys[k++] = UsersKey(ws);
+                var cid = user.CustomerId;
+                keys[k++] = UserKeyspace.Dedup(ws, cid);
+                keys[k++] = UserKeyspace.Profile(ws, cid);
+                keys[k++] = UserKeyspace.Users(ws, cid);
                 args[a++] = "u";
                 a++;
-                args[a++] = record.Id.Length > 0 ? "1" : RedisValue.EmptyString;
+                args[a++] = record.Id.Length > 0 ? UserKeyspace.IdField(record.Id) : RedisValue.EmptyString;
                 args[a++] = user.UpdatedAtMs;
-                args[a++] = user.CustomerId;
+                args[a++] = cid;
                 a = WriteAttributePairs(user, args, a);
             }
             else
             {
                 var cid = e.User.CustomerId;
-                keys[k++] = EventKey(ws, record.Id);
-                keys[k++] = UserEventsKey(ws, cid);
-                keys[k++] = UserEventsByNameKey(ws, cid, e.EventName);
-                keys[k++] = StatsKey(ws, cid);
-                keys[k++] = UserKey(ws, cid);
-                keys[k++] = UsersKey(ws);
-                keys[k++] = StreamKey(ws);
-                var attributes = AttributeJson.ToJsonObject(e.Attributes);
+                keys[k++] = UserKeyspace.Dedup(ws, cid);
+                keys[k++] = UserKeyspace.Stream(ws, cid);
+                keys[k++] = UserKeyspace.Events(ws, cid);
+                keys[k++] = UserKeyspace.Aggregates(ws, cid);
+                keys[k++] = UserKeyspace.Profile(ws, cid);
+                keys[k++] = UserKeyspace.Users(ws, cid);
                 args[a++] = "e";
                 a++;
-                args[a++] = record.Id;
+                args[a++] = UserKeyspace.IdField(record.Id);
                 args[a++] = e.EventTimeMs;
                 args[a++] = e.EventName;
-                args[a++] = EventJson(record.Id, cid, e, record.ConfigName, attributes, now);
+                args[a++] = EventStream.Encode(new EventStreamEntry(record.Id, cid, e.EventName, e.EventTimeMs, now,
+                    record.ConfigName, AttributeJson.ToJsonObject(e.Attributes), record.TraceParent));
                 args[a++] = cid;
-                args[a++] = record.ConfigName;
-                args[a++] = attributes;
-                args[a++] = record.TraceParent;
+                args[a++] = floors[ws];
                 args[a++] = e.User.UpdatedAtMs > 0 ? e.User.UpdatedAtMs : RedisValue.EmptyString;
                 a = WriteAttributePairs(e.User, args, a);
             }
@@ -291,8 +262,8 @@ internal sealed class RedisActivityStore(IConnectionMultiplexer redis, TimeProvi
     public async Task<User?> GetUserAsync(string workspaceId, string customerId)
     {
         var db = Db;
-        var profileTask = db.HashGetAllAsync(UserKey(workspaceId, customerId));
-        var statsTask = db.HashGetAllAsync(StatsKey(workspaceId, customerId));
+        var profileTask = db.HashGetAllAsync(UserKeyspace.Profile(workspaceId, customerId));
+        var statsTask = db.HashGetAllAsync(UserKeyspace.Aggregates(workspaceId, customerId));
         var profile = await profileTask;
         var stats = await statsTask;
         if (profile.Length == 0 && stats.Length == 0)
@@ -310,13 +281,13 @@ internal sealed class RedisActivityStore(IConnectionMultiplexer redis, TimeProvi
         foreach (var entry in profile)
         {
             var name = entry.Name.ToString();
-            if (name == UpdatedAtField)
+            if (name == UserKeyspace.UpdatedAtField)
             {
                 user.UpdatedAtMs = (long)entry.Value;
             }
-            else if (name.StartsWith(AttributePrefix, StringComparison.Ordinal))
+            else if (name.StartsWith(UserKeyspace.AttributePrefix, StringComparison.Ordinal))
             {
-                user.Attributes[name[AttributePrefix.Length..]] = AttributeJson.FromJson(entry.Value.ToString());
+                user.Attributes[name[UserKeyspace.AttributePrefix.Length..]] = AttributeJson.FromJson(entry.Value.ToString());
             }
         }
 
@@ -348,32 +319,37 @@ internal sealed class RedisActivityStore(IConnectionMultiplexer redis, TimeProvi
         string? eventName = null)
     {
         var db = Db;
-        var index = eventName is null ? UserEventsKey(workspaceId, customerId) : UserEventsByNameKey(workspaceId, customerId, eventName);
-        var ids = await db.SortedSetRangeByScoreAsync(index,
-            fromMs, toMs <= 0 ? double.PositiveInfinity : toMs, take: limit);
-        if (ids.Length == 0)
+        // One index for every event name: a name's events are picked out of the user's (the name is in each member).
+        var members = (await db.SortedSetRangeByScoreAsync(UserKeyspace.Events(workspaceId, customerId),
+            fromMs, toMs <= 0 ? double.PositiveInfinity : toMs, take: eventName is null ? limit : -1))
+            .Select(m => UserKeyspace.ParseEventMember(m.ToString()))
+            .Where(m => eventName is null || m.EventName == eventName)
+            .Take(limit)
+            .ToList();
+        if (members.Count == 0)
         {
             return [];
         }
-        var keys = ids.Select(id => EventKey(workspaceId, id.ToString())).ToArray();
-        var documents = await db.StringGetAsync(keys);
-        var events = new List<StoredEvent>(documents.Length);
-        foreach (var document in documents)
+        var stream = UserKeyspace.Stream(workspaceId, customerId);
+        var reads = members.Select(m => m.EntryId)
+            .Select(id => db.StreamRangeAsync(stream, id, id, count: 1)).ToArray();
+        var events = new List<StoredEvent>(reads.Length);
+        foreach (var read in reads)
         {
-            if (document.IsNull)
+            // An entry the stream has already trimmed (past the retention window) is no longer an event of the user.
+            if ((await read) is not [var entry] || EventStream.Decode((byte[]?)entry[EventStream.Field] ?? []) is not { } e)
             {
                 continue;
             }
-            using var json = JsonDocument.Parse(document.ToString());
-            var root = json.RootElement;
             var stored = new StoredEvent
             {
-                EventId = root.GetProperty("event_id").GetString(),
-                EventName = root.GetProperty("event_name").GetString(),
-                EventTimeMs = root.GetProperty("event_time_ms").GetInt64(),
-                ConfigName = root.GetProperty("config_name").GetString(),
+                EventId = e.EventId,
+                EventName = e.EventName,
+                EventTimeMs = e.EventTimeMs,
+                ConfigName = e.ConfigName,
             };
-            AttributeJson.ReadObject(root.GetProperty("attributes"), stored.Attributes);
+            using var json = JsonDocument.Parse(e.AttributesJson);
+            AttributeJson.ReadObject(json.RootElement, stored.Attributes);
             events.Add(stored);
         }
         return events;
@@ -383,29 +359,10 @@ internal sealed class RedisActivityStore(IConnectionMultiplexer redis, TimeProvi
     {
         foreach (var (name, value) in user.Attributes)
         {
-            args[offset++] = AttributePrefix + name;
+            args[offset++] = UserKeyspace.AttributePrefix + name;
             args[offset++] = AttributeJson.ToJson(value);
         }
         return offset;
-    }
-
-    private static string EventJson(string eventId, string customerId, EventRecord e, string configName, string attributesJson, long receivedMs)
-    {
-        var buffer = new ArrayBufferWriter<byte>(256 + attributesJson.Length);
-        using (var writer = new Utf8JsonWriter(buffer))
-        {
-            writer.WriteStartObject();
-            writer.WriteString("event_id", eventId);
-            writer.WriteString("customer_id", customerId);
-            writer.WriteString("event_name", e.EventName);
-            writer.WriteNumber("event_time_ms", e.EventTimeMs);
-            writer.WriteString("config_name", configName);
-            writer.WriteNumber("received_ms", receivedMs);
-            writer.WritePropertyName("attributes");
-            writer.WriteRawValue(attributesJson, skipInputValidation: true);
-            writer.WriteEndObject();
-        }
-        return Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
 
     /// <summary>One client span for the script calls of one write (they share a round trip).</summary>
@@ -416,5 +373,17 @@ internal sealed class RedisActivityStore(IConnectionMultiplexer redis, TimeProvi
         activity?.SetTag("db.operation", "EVALSHA");
         activity?.SetTag("ingestion.records", records);
         return activity;
+    }
+}
+
+/// <summary>The store's Lua scripts: <c>Storage/Scripts/*.lua</c>, embedded in the assembly.</summary>
+internal static class Scripts
+{
+    public static string Load(string name)
+    {
+        using var stream = typeof(Scripts).Assembly.GetManifestResourceStream($"Integration.Ingestion.Storage.Scripts.{name}")
+            ?? throw new InvalidOperationException($"Script {name} is not embedded.");
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
     }
 }

@@ -28,6 +28,9 @@ internal interface IWorkspaceStore
     Task<WorkspaceRecord?> GetAsync(string workspaceId);
     Task<bool> SetKeyAsync(string workspaceId, byte[] keySha256);
     Task<bool> SetRateLimitAsync(string workspaceId, int rateLimitPerSecond);
+    /// <summary>The workspace's raw-event retention in days, or null when it has none of its own (the default applies).</summary>
+    Task<int?> GetRetentionDaysAsync(string workspaceId);
+    Task<bool> SetRetentionDaysAsync(string workspaceId, int retentionDays);
     /// <summary>Saves a config; false if it exists and <paramref name="upsert"/> is off.</summary>
     Task<bool> SaveConfigAsync(string workspaceId, ConfigRecord config, bool upsert);
     Task<IReadOnlyList<ConfigRecord>> ListConfigsAsync(string workspaceId);
@@ -85,6 +88,15 @@ internal sealed class RedisWorkspaceStore(IConnectionMultiplexer redis) : IWorks
 
     public Task<bool> SetRateLimitAsync(string workspaceId, int rateLimitPerSecond) =>
         SetIfExistsAsync(workspaceId, "rate_limit", rateLimitPerSecond);
+
+    public async Task<int?> GetRetentionDaysAsync(string workspaceId)
+    {
+        var days = await Db.HashGetAsync(WorkspaceKey(workspaceId), "retention_days");
+        return days.IsNull ? null : (int)days;
+    }
+
+    public Task<bool> SetRetentionDaysAsync(string workspaceId, int retentionDays) =>
+        SetIfExistsAsync(workspaceId, "retention_days", retentionDays);
 
     private static readonly LuaScript SetIfExistsScript = LuaScript.Prepare("""
         if redis.call('EXISTS', @key) == 0 then return 0 end

@@ -79,7 +79,7 @@ public sealed class ClusterCampaignsFixture : IAsyncLifetime
     /// <summary>Workspace ids whose slots belong to each master in turn, <paramref name="perMaster"/> of each.</summary>
     public IReadOnlyList<string> WorkspacesOnEveryMaster(int perMaster) =>
         Enumerable.Range(0, 1000).Select(_ => Specs.NewWorkspace())
-            .GroupBy(ws => Redis.GetDatabase().IdentifyEndpoint($"stream:{{{ws}}}")!.ToString())
+            .GroupBy(ws => Redis.GetDatabase().IdentifyEndpoint($"camps:{{{ws}}}")!.ToString())
             .SelectMany(g => g.Take(perMaster)).ToList();
 
     public Task<IngestResponse> IngestEventAsync(string workspaceId, string customerId, string eventName, params (string Key, object Value)[] attributes)

@@ -1,3 +1,4 @@
+using Integration.Testing;
 using Integration.Campaigns.Tests.Cluster;
 using Integration.Campaigns.Tests.Delivery;
 using Integration.Campaigns.Tests.Support;
@@ -83,8 +84,8 @@ public sealed class TwoCampaignReplicasTests(CampaignsFixture fixture) : IClassF
         }
         // A replica that died right after reading: its entries stay pending in the group until another claims them.
         await using var redis = await ConnectionMultiplexer.ConnectAsync(fixture.Redis.ConnectionString);
-        var held = await redis.GetDatabase().StreamReadGroupAsync($"stream:{{{ws}}}", Group, "dead-replica", StreamPosition.NewMessages, 10);
-        Assert.Equal(10, held.Length);
+        var held = await EventStreams.ReadGroupAsync(redis.GetDatabase(), ws, Group, "dead-replica", 10);
+        Assert.Equal(10, held);
 
         var before = await fixture.HeapHttp.StatsAsync();
         // A slow Heap, so replica A is stopped with work left.
@@ -103,12 +104,12 @@ public sealed class TwoCampaignReplicasTests(CampaignsFixture fixture) : IClassF
                 "every offer in Heap");
             await Task.Delay(TimeSpan.FromSeconds(1));
             var after = await fixture.HeapHttp.StatsAsync();
-            var pending = await redis.GetDatabase().StreamPendingAsync($"stream:{{{ws}}}", Group);
+            var pending = await EventStreams.PendingAsync(redis.GetDatabase(), ws, Group);
 
             Assert.InRange(whenAStopped, 4, users.Count - 1);
             Assert.Equal(users.Count, after.EventsRecorded - before.EventsRecorded);
             Assert.Equal(before.IdempotentRepeats, after.IdempotentRepeats);
-            Assert.Equal(0, pending.PendingMessageCount);
+            Assert.Equal(0, pending);
             foreach (var user in users)
             {
                 Assert.Single(await fixture.HeapEventsAsync(user, "Upgrade Offer"));

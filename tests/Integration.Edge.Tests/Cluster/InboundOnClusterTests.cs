@@ -1,3 +1,5 @@
+using Integration.Domain;
+using Integration.Testing;
 using System.Diagnostics;
 using System.Net;
 using Integration.Ingestion.V1;
@@ -18,7 +20,7 @@ public sealed class InboundOnClusterTests(ClusterInboundPipeline pipeline)
     {
         // Four workspaces whose slots belong to each master (ids are random, so the slots are picked, not assumed).
         var workspaces = Enumerable.Range(0, 1000).Select(_ => WorkspaceId())
-            .GroupBy(ws => pipeline.PortOf($"stream:{{{ws}}}"))
+            .GroupBy(ws => pipeline.PortOf($"ws:{{{ws}}}"))
             .SelectMany(g => g.Take(4)).ToList();
         Assert.Equal(12, workspaces.Count);
         foreach (var ws in workspaces)
@@ -37,19 +39,18 @@ public sealed class InboundOnClusterTests(ClusterInboundPipeline pipeline)
                 new ListUserEventsRequest { WorkspaceId = ws, CustomerId = "alice@example.com", Limit = 100 }, deadline: Deadline());
             Assert.Equal("trial", user.Attributes["plan"].StringValue);
             Assert.Equal(["Checkout Started", "Signed Up"], events.Events.Select(e => e.EventName).Order().ToArray());
-            Assert.Equal(2, await pipeline.Redis.GetDatabase().StreamLengthAsync($"stream:{{{ws}}}"));
+            Assert.Equal(2, await EventStreams.LengthAsync(pipeline.Redis.GetDatabase(), ws));
         }
-        // One event stream per workspace, in its workspace's slot: the streams (and the consumer groups that read
-        // them) spread over the masters. Asked of each master directly, not of the client's slot map.
+        // A user's events go to the stream partition of the user's slot, the workspace's record stays in the
+        // workspace's slot (with its rate counter). Asked of each master directly, not of the client's slot map.
         foreach (var ws in workspaces)
         {
-            var port = pipeline.PortOf($"stream:{{{ws}}}");
-            foreach (var key in new[] { $"stream:{{{ws}}}", $"ws:{{{ws}}}", $"users:{{{ws}}}", $"user:{{{ws}}}:alice@example.com" })
-            {
-                Assert.Equal("1", (await pipeline.Cluster.CommandAsync(port, "EXISTS", key)).Trim());
-            }
+            var partition = EventStream.Key(ws, EventStream.PartitionOf("alice@example.com"));
+            Assert.Equal("1", (await pipeline.Cluster.CommandAsync(pipeline.PortOf(partition), "EXISTS", partition)).Trim());
+            var port = pipeline.PortOf($"ws:{{{ws}}}");
+            Assert.Equal("1", (await pipeline.Cluster.CommandAsync(port, "EXISTS", $"ws:{{{ws}}}")).Trim());
             // The rate counter expires within milliseconds; its slot is the workspace's all the same.
-            Assert.Equal(await pipeline.Cluster.CommandAsync(port, "CLUSTER", "KEYSLOT", $"stream:{{{ws}}}"),
+            Assert.Equal(await pipeline.Cluster.CommandAsync(port, "CLUSTER", "KEYSLOT", $"ws:{{{ws}}}"),
                 await pipeline.Cluster.CommandAsync(port, "CLUSTER", "KEYSLOT", $"rl:{{{ws}}}"));
         }
         foreach (var port in pipeline.Cluster.Ports)
@@ -73,7 +74,7 @@ public sealed class InboundOnClusterTests(ClusterInboundPipeline pipeline)
         Assert.Equal(HttpStatusCode.OK, first.StatusCode);
         Assert.Equal(HttpStatusCode.OK, repeat.StatusCode);
         Assert.Single(events.Events);
-        Assert.Equal(1, await pipeline.Redis.GetDatabase().StreamLengthAsync($"stream:{{{ws}}}"));
+        Assert.Equal(1, await EventStreams.LengthAsync(pipeline.Redis.GetDatabase(), ws));
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using Integration.Testing;
 using System.Net;
 using Grpc.Core;
 using Integration.Admin.V1;
@@ -100,7 +101,7 @@ public sealed class StorageTests(InboundPipeline pipeline)
         var user = await GetUserAsync(ws, "alice@example.com");
         Assert.Equal(1, user.Events.Single().Count);
         var db = (await ConnectionMultiplexer.ConnectAsync(pipeline.Redis.ConnectionString)).GetDatabase();
-        Assert.Equal(1, await db.StreamLengthAsync($"stream:{{{ws}}}"));
+        Assert.Equal(1, await EventStreams.LengthAsync(db, ws));
     }
 
     [Fact]
@@ -149,10 +150,10 @@ public sealed class StorageTests(InboundPipeline pipeline)
         await SendOkAsync("events", ws, key, Event().ToJsonString());
 
         var db = (await ConnectionMultiplexer.ConnectAsync(pipeline.Redis.ConnectionString)).GetDatabase();
-        var entry = (await db.StreamRangeAsync($"stream:{{{ws}}}")).Single();
-        Assert.Equal("Checkout Started", entry["event_name"].ToString());
-        Assert.Equal("alice@example.com", entry["customer_id"].ToString());
-        Assert.Matches("^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$", entry["traceparent"].ToString());
+        var entry = (await EventStreams.ReadAllAsync(db, ws)).Single();
+        Assert.Equal("Checkout Started", entry.EventName);
+        Assert.Equal("alice@example.com", entry.CustomerId);
+        Assert.Matches("^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$", entry.TraceParent);
     }
 
     [Fact]
