@@ -154,7 +154,7 @@ internal sealed class RedisSegmentStore(IConnectionMultiplexer redis, IActivityS
         return byScore != 0 ? byScore : x.Id.AsSpan().SequenceCompareTo(y.Id);
     }
 
-    private static async Task<(long Matched, long Examined)> CountPartitionAsync(IDatabase db, string workspaceId, int partition,
+    private async Task<(long Matched, long Examined)> CountPartitionAsync(IDatabase db, string workspaceId, int partition,
         SegmentDefinition segment, long asOfMs, CancellationToken cancellationToken)
     {
         var users = UserKeyspace.Users(workspaceId, partition);
