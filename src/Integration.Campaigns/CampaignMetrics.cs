@@ -14,6 +14,8 @@ internal sealed class CampaignMetrics
     private readonly Counter<long> _enqueued;
     private readonly Counter<long> _skipped;
     private readonly Counter<long> _triggers;
+    private readonly Counter<long> _frequencyCapped;
+    private readonly Counter<long> _quietHours;
     private long _streamLag;
     private long _streamPending;
 
@@ -22,6 +24,10 @@ internal sealed class CampaignMetrics
         var meter = meterFactory.Create(Name);
         _enqueued = meter.CreateCounter<long>("integration.campaigns.enqueued", "{request}", "Rendered requests handed to the delivery engine.");
         _skipped = meter.CreateCounter<long>("integration.campaigns.users.skipped", "{user}", "Users skipped (null values without a default, invalid output, duplicates).");
+        _frequencyCapped = meter.CreateCounter<long>("integration.campaigns.frequency_capped", "{user}",
+            "Users' sends not made because the user reached the frequency cap (also skipped:frequency_cap in the campaign's counters).");
+        _quietHours = meter.CreateCounter<long>("integration.campaigns.quiet_hours", "{user}",
+            "Users' sends that fell in a campaign's quiet hours, by outcome: held until the window ends, or dropped.");
         _triggers = meter.CreateCounter<long>("integration.campaigns.triggers", "{event}", "Stream events that triggered an event-triggered campaign.");
         meter.CreateObservableGauge("integration.campaigns.trigger_stream.lag", () => Interlocked.Read(ref _streamLag), "{event}",
             "Events in the ingestion streams not yet read by the trigger consumer (sampled every 5 s).");
@@ -34,6 +40,10 @@ internal sealed class CampaignMetrics
     public void Skipped(Campaign campaign) => _skipped.Add(1, new KeyValuePair<string, object?>("campaign.delivery", campaign.Spec.DeliveryCase.ToString()));
 
     public void Triggered() => _triggers.Add(1);
+
+    public void FrequencyCapped() => _frequencyCapped.Add(1);
+
+    public void QuietHours(bool held) => _quietHours.Add(1, new KeyValuePair<string, object?>("outcome", held ? "held" : "dropped"));
 
     public void SetTriggerStreamBacklog(long lag, long pending)
     {

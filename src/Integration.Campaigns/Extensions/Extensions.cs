@@ -1,3 +1,4 @@
+using Integration.Campaigns.Controls;
 using Integration.Campaigns.Delivery;
 using Integration.Campaigns.Grpc;
 using Integration.Campaigns.Model;
@@ -53,6 +54,9 @@ internal static class Extensions
         builder.Services.AddSingleton<IUserDirectory, GrpcUserDirectory>();
         builder.Services.AddSingleton<CompiledCampaignCache>();
         builder.Services.AddSingleton<CampaignLifecycle>();
+        builder.Services.AddSingleton<IWorkspaceSettingsStore, RedisWorkspaceSettingsStore>();
+        builder.Services.AddSingleton<IFrequencyCapper, RedisFrequencyCapper>();
+        builder.Services.AddSingleton<SendControls>();
         builder.Services.AddSingleton<CampaignSender>();
         builder.Services.AddSingleton<TriggerConsumer>();
         builder.Services.AddSingleton<PendingStepRunner>();

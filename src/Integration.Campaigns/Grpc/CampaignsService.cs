@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using Grpc.Core;
+using Integration.Campaigns.Controls;
 using Integration.Campaigns.Model;
 using Integration.Campaigns.Safety;
 using Integration.Campaigns.Sending;
@@ -23,6 +24,7 @@ internal sealed class CampaignsService(
     CompiledCampaignCache compiled,
     IUserDirectory users,
     CampaignSender sender,
+    IWorkspaceSettingsStore settings,
     IUrlGuard urlGuard,
     IHttpClientFactory httpClients,
     TimeProvider time) : V1.Campaigns.CampaignsBase
@@ -236,6 +238,19 @@ internal sealed class CampaignsService(
             response.Users.Add(u);
         }
         return response;
+    }
+
+    public override async Task<WorkspaceSettings> GetWorkspaceSettings(GetWorkspaceSettingsRequest request, ServerCallContext context)
+    {
+        RequireId(request.WorkspaceId, "workspace_id");
+        return await settings.GetAsync(request.WorkspaceId);
+    }
+
+    public override async Task<WorkspaceSettings> UpdateWorkspaceSettings(UpdateWorkspaceSettingsRequest request, ServerCallContext context)
+    {
+        ValidateSettings(request.Settings);
+        await settings.SaveAsync(request.Settings);
+        return request.Settings;
     }
 
     private async Task<SegmentDefinition> SegmentAsync(string workspaceId, SegmentDefinition? segment, string campaignId)

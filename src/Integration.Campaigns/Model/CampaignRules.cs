@@ -283,5 +283,81 @@ internal static partial class CampaignRules
         {
             throw Invalid("spec.options.dedup_attribute: at most 200 characters.");
         }
+        if (options.FrequencyCap is not null)
+        {
+            if (options.FrequencyCapExempt)
+            {
+                throw Invalid("spec.options.frequency_cap: set frequency_cap or frequency_cap_exempt, not both.");
+            }
+            ValidateFrequencyCap(options.FrequencyCap, "spec.options.frequency_cap");
+        }
+        if (options.QuietHours is { } quiet)
+        {
+            ValidateQuietHours(quiet, "spec.options.quiet_hours");
+        }
+    }
+
+    public const int MaxFrequencyCap = 1000;
+
+    /// <summary>A cap: each window 0 (no limit) to <see cref="MaxFrequencyCap"/>, at least one of them set.</summary>
+    public static void ValidateFrequencyCap(FrequencyCap cap, string field)
+    {
+        foreach (var (name, value) in new[] { ("per_hour", cap.PerHour), ("per_day", cap.PerDay), ("per_week", cap.PerWeek) })
+        {
+            if (value is < 0 or > MaxFrequencyCap)
+            {
+                throw Invalid($"{field}.{name}: 0 (no limit) to {MaxFrequencyCap}.");
+            }
+        }
+        if (cap.PerHour == 0 && cap.PerDay == 0 && cap.PerWeek == 0)
+        {
+            throw Invalid($"{field}: set per_hour, per_day or per_week (to send without a cap, use frequency_cap_exempt or clear the cap).");
+        }
+    }
+
+    private static void ValidateQuietHours(QuietHours quiet, string field)
+    {
+        if (!TimeOfDayPattern().IsMatch(quiet.Start))
+        {
+            throw Invalid($"{field}.start: \"HH:mm\", 24-hour.");
+        }
+        if (!TimeOfDayPattern().IsMatch(quiet.End))
+        {
+            throw Invalid($"{field}.end: \"HH:mm\", 24-hour.");
+        }
+        if (quiet.Start == quiet.End)
+        {
+            throw Invalid($"{field}.end: must differ from start.");
+        }
+        if (!Enum.IsDefined(quiet.Zone))
+        {
+            throw Invalid($"{field}.zone: QUIET_HOURS_ZONE_WORKSPACE or QUIET_HOURS_ZONE_USER.");
+        }
+        if (!Enum.IsDefined(quiet.Action))
+        {
+            throw Invalid($"{field}.action: QUIET_HOURS_ACTION_HOLD or QUIET_HOURS_ACTION_DROP.");
+        }
+    }
+
+    /// <summary>A workspace's campaign settings; throws InvalidArgument naming the field.</summary>
+    public static void ValidateSettings(WorkspaceSettings? settings)
+    {
+        if (settings is null)
+        {
+            throw Invalid("settings: required.");
+        }
+        RequireId(settings.WorkspaceId, "settings.workspace_id");
+        if (settings.FrequencyCap is not null)
+        {
+            ValidateFrequencyCap(settings.FrequencyCap, "settings.frequency_cap");
+        }
+        if (settings.TimeZone.Length > 0 && Recurrence.FindZone(settings.TimeZone) is null)
+        {
+            throw Invalid($"settings.time_zone: '{settings.TimeZone}' is not a known IANA time zone.");
+        }
+        if (settings.TimeZoneAttribute.Length > 200)
+        {
+            throw Invalid("settings.time_zone_attribute: at most 200 characters.");
+        }
     }
 }

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Integration.Campaigns.Controls;
 using Integration.Campaigns.Delivery;
 using Integration.Campaigns.Model;
 using Integration.Campaigns.Safety;
@@ -16,6 +17,7 @@ internal sealed partial class CampaignSender(
     IDeliveryQueue queue,
     IDeliverySkips skips,
     IUserDirectory users,
+    SendControls controls,
     TimeProvider time,
     CampaignMetrics metrics,
     ILogger<CampaignSender> logger)
@@ -41,7 +43,14 @@ internal sealed partial class CampaignSender(
             await SkippedAsync(campaign, user.CustomerId, refused, cancellationToken);
             return refused;
         }
-        await queue.EnqueueAsync(ToDelivery(campaign, rendered, user.CustomerId, trigger, notBefore), cancellationToken);
+        var decision = await controls.ApplyAsync(campaign, user,
+            [(DeliveryIds.For(campaign.CampaignId, rendered.StepIndex, user.CustomerId, trigger.TriggerId), notBefore)], time.GetUtcNow());
+        if (decision.SkipReason is { } controlled)
+        {
+            await SkippedAsync(campaign, user.CustomerId, controlled, cancellationToken);
+            return controlled;
+        }
+        await queue.EnqueueAsync(ToDelivery(campaign, rendered, user.CustomerId, trigger, decision.NotBefore[0]), cancellationToken);
         metrics.Enqueued(campaign);
         return null;
     }
@@ -103,11 +112,25 @@ internal sealed partial class CampaignSender(
             }
 
             var delay = TimeSpan.Zero;
+            var sends = new List<(string Id, DateTimeOffset? NotBefore)>(rendered.Count);
             foreach (var r in rendered)
             {
                 delay += TimeSpan.FromMilliseconds(r.DelayMs);
-                DateTimeOffset? notBefore = delay > TimeSpan.Zero ? now + delay : null;
-                if (bulk is not null && bulk.TryAdd(r, user.CustomerId, notBefore, out var full))
+                sends.Add((DeliveryIds.For(campaign.CampaignId, r.StepIndex, user.CustomerId, trigger.TriggerId), delay > TimeSpan.Zero ? now + delay : null));
+            }
+            var decision = await controls.ApplyAsync(campaign, user, sends, now);
+            if (decision.SkipReason is { } controlled)
+            {
+                await SkippedAsync(campaign, user.CustomerId, controlled, cancellationToken);
+                Skip(summary, controlled);
+                continue;
+            }
+            for (var i = 0; i < rendered.Count; i++)
+            {
+                var r = rendered[i];
+                var notBefore = decision.NotBefore[i];
+                // A held user's sends go alone: a bulk batch has one send time.
+                if (bulk is not null && !decision.Held && bulk.TryAdd(r, user.CustomerId, notBefore, out var full))
                 {
                     if (full is not null)
                     {
