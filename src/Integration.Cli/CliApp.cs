@@ -24,6 +24,7 @@ internal sealed class CliApp(CliSettings settings, TextWriter output, TextWriter
         root.Add(ConfigCommands.Build(clients));
         root.Add(CampaignCommands.Build(clients));
         root.Add(CampaignCommands.BusinessEvent(clients));
+        root.Add(SettingsCommands.Build(clients));
         root.Add(DeliveryCommands.Deliveries(clients));
         root.Add(DeliveryCommands.DeadLetters(clients));
         return root;

@@ -148,6 +148,15 @@ public sealed class CommandLineTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ANonNumericFrequencyCapIsAUsageErrorNamingTheValue()
+    {
+        var result = await RunAsync("settings", "set", "ACME01", "--per-day", "lots");
+
+        Assert.True(result.ExitCode == 2, $"exit {result.ExitCode}: {result.Error}");
+        Assert.Contains("lots", result.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task AnUnknownCommandIsAUsageError()
     {
         var result = await RunAsync("frobnicate");
