@@ -9,6 +9,7 @@ namespace Integration.Domain;
 /// <summary>One event as the event stream carries it: everything a consumer needs, so it reads nothing else.</summary>
 /// <param name="AttributesJson">The event attributes as a JSON object (strings, numbers, booleans).</param>
 /// <param name="TraceParent">W3C trace context of the webhook request, empty if none.</param>
+/// <param name="Replayed">Copied by the upgrade from the layout before partitioning, not newly received.</param>
 public sealed record EventStreamEntry(
     string EventId,
     string CustomerId,
@@ -17,7 +18,8 @@ public sealed record EventStreamEntry(
     long ReceivedMs,
     string ConfigName,
     string AttributesJson,
-    string TraceParent);
+    string TraceParent,
+    bool Replayed = false);
 
 /// <summary>
 /// The event stream, the one contract in Redis shared by ingestion (which appends an entry in the same script
@@ -94,6 +96,7 @@ public static class EventStream
             ReceivedMs = entry.ReceivedMs,
             ConfigName = entry.ConfigName,
             AttributesJson = ByteString.CopyFromUtf8(entry.AttributesJson),
+            Replayed = entry.Replayed,
         };
         if (TryParseHexId(entry.EventId) is { } idBytes)
         {
@@ -129,7 +132,7 @@ public static class EventStream
         var eventId = message.EventIdBytes.Length == 16 ? Convert.ToHexStringLower(message.EventIdBytes.Span) : message.EventId;
         var traceParent = message.TraceContext.Length == 25 ? UnpackTraceParent(message.TraceContext.Span) : message.Traceparent;
         return new EventStreamEntry(eventId, message.CustomerId, message.EventName, message.EventTimeMs, message.ReceivedMs,
-            message.ConfigName, message.AttributesJson.Length == 0 ? "{}" : message.AttributesJson.ToStringUtf8(), traceParent);
+            message.ConfigName, message.AttributesJson.Length == 0 ? "{}" : message.AttributesJson.ToStringUtf8(), traceParent, message.Replayed);
     }
 
     /// <summary>

@@ -144,7 +144,9 @@ internal sealed partial class TriggerConsumer(
     private async Task HandleAsync(string workspaceId, IReadOnlyList<Campaign> campaigns, StreamEntry entry, CancellationToken cancellationToken)
     {
         if (EventStream.Decode(name => entry[name], name => entry[name]) is not { } e
-            || e.EventId.Length == 0 || e.CustomerId.Length == 0 || e.EventName.Length == 0)
+            || e.EventId.Length == 0 || e.CustomerId.Length == 0 || e.EventName.Length == 0
+            // An event the upgrade copied into the partitioned stream was handled (or not) when it arrived.
+            || e.Replayed)
         {
             return;
         }

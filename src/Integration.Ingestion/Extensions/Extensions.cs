@@ -30,6 +30,8 @@ internal static class Extensions
         builder.Services.AddSingleton<RetentionPolicy>();
         builder.Services.AddSingleton<IRetentionPolicy>(sp => sp.GetRequiredService<RetentionPolicy>());
         builder.Services.AddSingleton<IActivityStore, RedisActivityStore>();
+        builder.Services.AddSingleton<LegacyMigration>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<LegacyMigration>());
         builder.Services.AddSingleton<IngestionMetrics>();
         builder.Services.AddHostedService<DemoProvisioner>();
         builder.AddSegments();

@@ -2,13 +2,14 @@ using System.Globalization;
 using Grpc.Core;
 using Integration.Common.V1;
 using Integration.Domain.Segments;
+using Integration.Ingestion.Storage;
 using Integration.Segments.V1;
 using StackExchange.Redis;
 
 namespace Integration.Ingestion.Segments;
 
 /// <summary>Segment evaluation over the stored users and their event history (internal: called by campaigns).</summary>
-internal sealed class SegmentsService(ISegmentStore store, TimeProvider time) : Integration.Segments.V1.Segments.SegmentsBase
+internal sealed class SegmentsService(ISegmentStore store, LegacyMigration migration, TimeProvider time) : Integration.Segments.V1.Segments.SegmentsBase
 {
     private const int DefaultPageSize = 100;
     private const int MaxPageSize = 1000;
@@ -49,6 +50,7 @@ internal sealed class SegmentsService(ISegmentStore store, TimeProvider time) : 
         Require(request.WorkspaceId, "workspace_id");
         Require(request.CustomerId, "customer_id");
         Validate(request.Segment);
+        await Guard(async () => { await migration.EnsureUserAsync(request.WorkspaceId, request.CustomerId); return true; });
         var result = await Guard(() => store.EvaluateAsync(request.WorkspaceId, request.CustomerId, request.Segment ?? new(), AsOf(request.AsOfMs)));
         return result is { } r
             ? new EvaluateUserResponse { Found = true, Matches = r.Matches, User = r.User }

@@ -14,6 +14,7 @@ internal sealed class IngestionService(
     IActivityStore activities,
     IWorkspaceStore workspaces,
     IngestionMetrics metrics,
+    LegacyMigration migration,
     IOptions<IngestionOptions> options) : Ingestion.V1.Ingestion.IngestionBase
 {
     /// <summary>Spans for records of coalesced batches, each in its own webhook's trace.</summary>
@@ -170,6 +171,7 @@ internal sealed class IngestionService(
             throw Invalid("customer_id", "is required");
         }
 
+        await StoreAsync(async () => { await migration.EnsureUserAsync(request.WorkspaceId, customerId); return true; });
         return await StoreAsync(() => activities.GetUserAsync(request.WorkspaceId, customerId))
             ?? throw new RpcException(new Status(StatusCode.NotFound,
                 $"No user '{customerId}' in workspace '{request.WorkspaceId}'."));
@@ -191,6 +193,7 @@ internal sealed class IngestionService(
             throw Invalid("to_ms", "must not be before from_ms");
         }
 
+        await StoreAsync(async () => { await migration.EnsureUserAsync(request.WorkspaceId, request.CustomerId); return true; });
         var events = await StoreAsync(() => activities.ListUserEventsAsync(request.WorkspaceId, request.CustomerId,
             request.FromMs, request.ToMs, request.Limit == 0 ? 100 : request.Limit));
         var response = new ListUserEventsResponse();

@@ -43,7 +43,9 @@ internal interface IActivityStore
 
 /// <summary>One record to store: a user profile update, or an event with the profile keys it carries.</summary>
 /// <param name="Id">A user's payload id (repeats are recognised for the duplicate window; empty: never) or an event's id.</param>
-internal sealed record RecordWrite(string WorkspaceId, string ConfigName, UserRecord? User, EventRecord? Event, string Id, string TraceParent)
+/// <param name="ReceivedMs">When the event was received, if not now (the upgrade copying an old event); 0: now.</param>
+internal sealed record RecordWrite(string WorkspaceId, string ConfigName, UserRecord? User, EventRecord? Event, string Id, string TraceParent,
+    long ReceivedMs = 0)
 {
     public static RecordWrite ForUser(string workspaceId, UserRecord user, string payloadId) =>
         new(workspaceId, "", user, null, payloadId, "");
@@ -247,8 +249,9 @@ internal sealed class RedisActivityStore(IConnectionMultiplexer redis, TimeProvi
                 args[a++] = UserKeyspace.IdField(record.Id);
                 args[a++] = e.EventTimeMs;
                 args[a++] = e.EventName;
-                args[a++] = EventStream.Encode(new EventStreamEntry(record.Id, cid, e.EventName, e.EventTimeMs, now,
-                    record.ConfigName, AttributeJson.ToJsonObject(e.Attributes), record.TraceParent));
+                args[a++] = EventStream.Encode(new EventStreamEntry(record.Id, cid, e.EventName, e.EventTimeMs,
+                    record.ReceivedMs > 0 ? record.ReceivedMs : now, record.ConfigName, AttributeJson.ToJsonObject(e.Attributes),
+                    record.TraceParent, Replayed: record.ReceivedMs > 0));
                 args[a++] = cid;
                 args[a++] = floors[ws];
                 args[a++] = e.User.UpdatedAtMs > 0 ? e.User.UpdatedAtMs : RedisValue.EmptyString;
