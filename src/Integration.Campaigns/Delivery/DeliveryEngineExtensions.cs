@@ -42,7 +42,8 @@ internal static class DeliveryEngineExtensions
         http.RemoveAllResilienceHandlers();
 #pragma warning restore EXTEXP0001
 
-        builder.Services.AddGrpc().AddServiceOptions<DeliveriesService>(o => o.Interceptors.Add<AdminTokenInterceptor>());
+        builder.AddApiAccess();
+        builder.Services.AddGrpc().AddServiceOptions<DeliveriesService>(o => o.Interceptors.Add<ApiAccessInterceptor>());
         return builder;
     }
 

@@ -19,11 +19,12 @@ internal static class Extensions
         builder.AddRedisClient("redis");
         // Secrets at rest (sync secrets, secret header values) share one Data Protection key ring in Redis.
         builder.AddSecretProtection();
+        builder.AddApiAccess();
 
         builder.Services.AddGrpc()
             .AddServiceOptions<CampaignsService>(o =>
             {
-                o.Interceptors.Add<AdminTokenInterceptor>();
+                o.Interceptors.Add<ApiAccessInterceptor>();
                 o.Interceptors.Add<FailureInterceptor>();
             });
         builder.Services.AddGrpcReflection();

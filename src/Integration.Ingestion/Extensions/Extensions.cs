@@ -21,6 +21,7 @@ internal static class Extensions
         });
         // Secrets at rest (sync secrets, secret header values) share one Data Protection key ring in Redis.
         builder.AddSecretProtection();
+        builder.AddApiAccess();
 
         builder.Services.AddOptions<IngestionOptions>().BindConfiguration(IngestionOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddOptions<DemoOptions>().BindConfiguration(DemoOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
@@ -37,10 +38,10 @@ internal static class Extensions
         builder.AddSegments();
 
         builder.Services.AddGrpc(o => o.MaxReceiveMessageSize = 16 * 1024 * 1024)
-            .AddServiceOptions<AdminService>(o => o.Interceptors.Add<AdminTokenInterceptor>())
-            // Called by the edge and campaigns only: guarded by the internal token the AppHost gives them.
-            .AddServiceOptions<IngestionService>(o => o.Interceptors.Add<InternalTokenInterceptor>())
-            .AddServiceOptions<SegmentsService>(o => o.Interceptors.Add<InternalTokenInterceptor>());
+            // Who may call what (admin, internal or workspace token) is one table: ApiAccess.
+            .AddServiceOptions<AdminService>(o => o.Interceptors.Add<ApiAccessInterceptor>())
+            .AddServiceOptions<IngestionService>(o => o.Interceptors.Add<ApiAccessInterceptor>())
+            .AddServiceOptions<SegmentsService>(o => o.Interceptors.Add<ApiAccessInterceptor>());
         builder.Services.AddGrpcReflection();
         builder.Services.AddGrpcHealthChecks();
     }

@@ -7,8 +7,12 @@ using Microsoft.Extensions.Options;
 
 namespace Integration.Ingestion.Services;
 
-/// <summary>Workspaces and integration configs (integration.admin.v1.Admin), guarded by the admin token.</summary>
-internal sealed partial class AdminService(IWorkspaceStore store, IOptions<IngestionOptions> options, TimeProvider time) : Admin.V1.Admin.AdminBase
+/// <summary>
+/// Workspaces, integration configs, workspace tokens and the audit log (integration.admin.v1.Admin); who may call
+/// what is <see cref="ApiAccess"/>'s, checked by <see cref="ApiAccessInterceptor"/>.
+/// </summary>
+internal sealed partial class AdminService(
+    IWorkspaceStore store, WorkspaceTokens tokens, AuditLog audit, IOptions<IngestionOptions> options, TimeProvider time) : Admin.V1.Admin.AdminBase
 {
     public const int DefaultRateLimit = 500;
     public const int MaxRateLimit = 100_000;
@@ -110,6 +114,69 @@ internal sealed partial class AdminService(IWorkspaceStore store, IOptions<Inges
         await GetExistingAsync(request.WorkspaceId);
         return new DeleteIntegrationConfigResponse { Deleted = await store.DeleteConfigAsync(request.WorkspaceId, request.ConfigName) };
     }
+
+    public override async Task<CreateWorkspaceTokenResponse> CreateWorkspaceToken(CreateWorkspaceTokenRequest request, ServerCallContext context)
+    {
+        await GetExistingAsync(request.WorkspaceId);
+        var name = request.Name.Trim();
+        if (name.Length is 0 or > 100 || name.Any(char.IsControl))
+        {
+            throw Invalid("name", "must be 1-100 characters without control characters");
+        }
+        var created = await tokens.CreateAsync(request.WorkspaceId, name, ApiAccessInterceptor.CallerOf(context).Id)
+            ?? throw new RpcException(new Status(StatusCode.ResourceExhausted,
+                $"Workspace '{request.WorkspaceId}' has {WorkspaceTokens.MaxPerWorkspace} tokens already; revoke one first."));
+        return new CreateWorkspaceTokenResponse { Info = MapToToken(created.Info), Token = created.Token };
+    }
+
+    public override async Task<ListWorkspaceTokensResponse> ListWorkspaceTokens(ListWorkspaceTokensRequest request, ServerCallContext context)
+    {
+        await GetExistingAsync(request.WorkspaceId);
+        var response = new ListWorkspaceTokensResponse();
+        response.Tokens.AddRange((await tokens.ListAsync(request.WorkspaceId)).Select(MapToToken));
+        return response;
+    }
+
+    public override async Task<RevokeWorkspaceTokenResponse> RevokeWorkspaceToken(RevokeWorkspaceTokenRequest request, ServerCallContext context)
+    {
+        ValidateWorkspaceId(request.WorkspaceId);
+        if (request.TokenId.Length == 0)
+        {
+            throw Invalid("token_id", "is required");
+        }
+        return await tokens.RevokeAsync(request.WorkspaceId, request.TokenId)
+            ? new RevokeWorkspaceTokenResponse { Revoked = true }
+            : throw new RpcException(new Status(StatusCode.NotFound, $"No token '{request.TokenId}' in workspace '{request.WorkspaceId}'."));
+    }
+
+    public override async Task<ListAuditLogResponse> ListAuditLog(ListAuditLogRequest request, ServerCallContext context)
+    {
+        ValidateWorkspaceId(request.WorkspaceId);
+        if (request.PageSize is < 0 or > 1000)
+        {
+            throw Invalid("page_size", "must be between 1 and 1000 (0: 100)");
+        }
+        if (request.PageToken.Length > 0 && !AuditLog.IsPageToken(request.PageToken))
+        {
+            throw Invalid("page_token", "is not a token returned by this API");
+        }
+        var (entries, next) = await audit.ReadAsync(request.WorkspaceId, request.PageSize == 0 ? 100 : request.PageSize, request.PageToken);
+        var response = new ListAuditLogResponse { NextPageToken = next };
+        response.Entries.AddRange(entries.Select(e => new Admin.V1.AuditEntry
+        {
+            Id = e.Id, AtMs = e.AtMs, Actor = e.Actor, Action = e.Action, Target = e.Target, Outcome = e.Outcome,
+        }));
+        return response;
+    }
+
+    private static WorkspaceToken MapToToken(WorkspaceTokenInfo info) => new()
+    {
+        WorkspaceId = info.WorkspaceId,
+        TokenId = info.TokenId,
+        Name = info.Name,
+        CreatedAtMs = info.CreatedAtMs,
+        CreatedBy = info.CreatedBy,
+    };
 
     private async Task<WorkspaceRecord> GetExistingAsync(string workspaceId)
     {
