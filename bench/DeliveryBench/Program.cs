@@ -44,6 +44,8 @@ Console.WriteLine($"delivery bench: {Environment.ProcessorCount} cores, redis {r
 var settings = new Dictionary<string, string?>
 {
     ["Delivery:Throttle:Enabled"] = "false",
+    // The emulator listens on loopback, which the SSRF guard refuses unless allowed.
+    ["Campaigns:AllowedHosts"] = "127.0.0.1",
     ["Delivery:MaxConcurrency"] = Arg("--concurrency", "128"),
     ["Delivery:MaxConcurrencyPerDestination"] = Arg("--concurrency", "128"),
     ["Delivery:IdlePollInterval"] = "00:00:00.010",

@@ -1,3 +1,4 @@
+using Integration.Campaigns.Safety;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
@@ -30,11 +31,15 @@ internal static class DeliveryEngineExtensions
         builder.Services.AddSingleton<DeliveryMetrics>();
         builder.Services.AddHostedService<DeliveryRunner>();
 
+        // Every outbound connection of campaigns is made here: the SSRF guard checks the address actually dialled.
+        builder.Services.TryAddSingleton<IHostResolver, DnsHostResolver>();
+        builder.Services.TryAddSingleton<IUrlGuard, UrlGuard>();
         var http = builder.Services.AddHttpClient(DeliverySender.HttpClientName, client => client.Timeout = Timeout.InfiniteTimeSpan)
-            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler
+            .ConfigurePrimaryHttpMessageHandler(sp => new SocketsHttpHandler
             {
                 // A redirect could lead past the SSRF checks the campaign URL passed; 3xx is an answer, not a detour.
                 AllowAutoRedirect = false,
+                ConnectCallback = sp.GetRequiredService<IUrlGuard>().ConnectAsync,
                 PooledConnectionLifetime = TimeSpan.FromMinutes(2),
                 MaxConnectionsPerServer = 256,
             });

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Integration.Campaigns.Safety;
 using Microsoft.Extensions.Options;
 
 namespace Integration.Campaigns.Delivery;

@@ -2,13 +2,22 @@ using System.Diagnostics;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
+using Integration.Campaigns.Safety;
 
 namespace Integration.Campaigns.Delivery;
 
 /// <summary>The outcome of one HTTP attempt. <see cref="Status"/> is null when there was no response.</summary>
 internal sealed record AttemptResult(int? Status, string? Error, string? Excerpt, TimeSpan? RetryAfter, TimeSpan Duration);
 
-/// <summary>Makes one HTTP attempt of a delivery, with its own timeout and span; never retries (the engine does).</summary>
+/// <summary>One HTTP exchange as it happened: the status (null without a response), headers and the start of the body.</summary>
+internal sealed record HttpExchange(
+    int? Status, string? Error, IReadOnlyList<KeyValuePair<string, string>> Headers, string? Body, TimeSpan? RetryAfter, TimeSpan Duration);
+
+/// <summary>
+/// The one HTTP sender of campaigns: deliveries (each attempt, retry and replay, bulk included) and test sends. Its client
+/// connects only through the SSRF guard's connect callback and never follows redirects (DeliveryEngineExtensions).
+/// Never retries (the engine does).
+/// </summary>
 internal sealed class DeliverySender(IHttpClientFactory httpClientFactory, TimeProvider time)
 {
     public const string HttpClientName = "Integration.Campaigns.Delivery";
@@ -28,6 +37,25 @@ internal sealed class DeliverySender(IHttpClientFactory httpClientFactory, TimeP
         activity?.SetTag("integration.delivery.attempt", attempt);
         activity?.SetTag("server.address", target.Destination);
 
+        var exchange = await ExchangeAsync(request, target, timeout, excerptBytes, readSuccessBody: false, cancellationToken);
+        if (exchange.Status is { } status)
+        {
+            activity?.SetTag("http.response.status_code", status);
+        }
+        if (exchange.Status is not (>= 200 and < 300))
+        {
+            activity?.SetStatus(ActivityStatusCode.Error, exchange.Error);
+        }
+        return new AttemptResult(exchange.Status, exchange.Error, exchange.Body, exchange.RetryAfter, exchange.Duration);
+    }
+
+    /// <summary>
+    /// Sends once and reads the answer: its headers and at most <paramref name="maxBodyBytes"/> of its body (of a non-2xx
+    /// answer only, unless <paramref name="readSuccessBody"/>). A timeout or a refused connection is an answer without a status.
+    /// </summary>
+    public async Task<HttpExchange> ExchangeAsync(
+        DeliveryRequest request, DeliveryTarget target, TimeSpan timeout, int maxBodyBytes, bool readSuccessBody, CancellationToken cancellationToken)
+    {
         using var message = BuildMessage(request, target);
         using var timeoutSource = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeoutSource.CancelAfter(timeout);
@@ -37,30 +65,22 @@ internal sealed class DeliverySender(IHttpClientFactory httpClientFactory, TimeP
             var client = httpClientFactory.CreateClient(HttpClientName);
             using var response = await client.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, timeoutSource.Token);
             var status = (int)response.StatusCode;
-            string? excerpt = null;
-            if (status is < 200 or >= 300)
-            {
-                excerpt = await ReadExcerptAsync(response, excerptBytes, timeoutSource.Token);
-            }
+            var body = readSuccessBody || status is < 200 or >= 300
+                ? await ReadExcerptAsync(response, maxBodyBytes, timeoutSource.Token)
+                : null;
+            var headers = response.Headers.Concat(response.Content.Headers)
+                .Select(h => KeyValuePair.Create(h.Key, string.Join(", ", h.Value))).ToList();
             var retryAfter = RetryPolicy.RetryAfter(response.Headers.RetryAfter, time.GetUtcNow());
-            activity?.SetTag("http.response.status_code", status);
-            if (status is < 200 or >= 300)
-            {
-                activity?.SetStatus(ActivityStatusCode.Error);
-            }
-            return new AttemptResult(status, null, excerpt, retryAfter, time.GetElapsedTime(started));
+            return new HttpExchange(status, null, headers, body, retryAfter, time.GetElapsedTime(started));
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            activity?.SetStatus(ActivityStatusCode.Error, "timeout");
-            return new AttemptResult(null, $"timeout after {timeout.TotalSeconds:0.###} s", null, null, time.GetElapsedTime(started));
+            return new HttpExchange(null, $"timeout after {timeout.TotalSeconds:0.###} s", [], null, null, time.GetElapsedTime(started));
         }
         catch (HttpRequestException ex)
         {
             // The message names the host at most; the URL (with possible secrets) is not in it.
-            var error = $"connection failure ({ex.HttpRequestError}): {ex.Message}";
-            activity?.SetStatus(ActivityStatusCode.Error, error);
-            return new AttemptResult(null, error, null, null, time.GetElapsedTime(started));
+            return new HttpExchange(null, $"connection failure ({ex.HttpRequestError}): {ex.Message}", [], null, null, time.GetElapsedTime(started));
         }
     }
 

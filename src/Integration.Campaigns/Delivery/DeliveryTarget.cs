@@ -33,6 +33,13 @@ internal sealed record DeliveryTarget(
     public static string LaneOf(string destination) =>
         Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(destination)).AsSpan(0, 8));
 
+    /// <summary>The request exactly as rendered, nothing added (a test send shows what it sent).</summary>
+    public static DeliveryTarget AsIs(DeliveryRequest request)
+    {
+        var destination = DestinationOf(request.Url);
+        return new DeliveryTarget(destination, LaneOf(destination), false, null, null, 0, false, request.Body);
+    }
+
     public static DeliveryTarget For(DeliveryRequest request)
     {
         var destination = DestinationOf(request.Url);

@@ -3,7 +3,6 @@ using Integration.Campaigns.Delivery;
 using Integration.Campaigns.Grpc;
 using Integration.Campaigns.Model;
 using Integration.Campaigns.Runner;
-using Integration.Campaigns.Safety;
 using Integration.Campaigns.Sending;
 using Integration.Campaigns.Storage;
 using Integration.Campaigns.Users;
@@ -47,7 +46,6 @@ internal static class Extensions
             .ValidateOnStart();
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<CampaignMetrics>();
-        builder.Services.AddSingleton<IUrlGuard, UrlGuard>();
         builder.Services.AddSingleton<ICampaignStore, RedisCampaignStore>();
         builder.Services.AddSingleton<IScheduleStore, RedisScheduleStore>();
         builder.Services.AddSingleton<IPendingSendStore, RedisPendingSendStore>();
@@ -63,19 +61,6 @@ internal static class Extensions
         builder.Services.AddSingleton<PendingStepRunner>();
         builder.Services.AddSingleton<ScheduledRunner>();
         builder.Services.AddSingleton<FailureInterceptor>();
-
-        // Test sends go out once, synchronously, to a URL that passed the SSRF check; connecting re-checks
-        // the address actually dialled (DNS rebinding), and redirects are answers, not detours.
-        var test = builder.Services.AddHttpClient(CampaignsService.TestHttpClient, client => client.Timeout = Timeout.InfiniteTimeSpan)
-            .ConfigurePrimaryHttpMessageHandler(sp => new SocketsHttpHandler
-            {
-                AllowAutoRedirect = false,
-                ConnectCallback = sp.GetRequiredService<IUrlGuard>().ConnectAsync,
-                PooledConnectionLifetime = TimeSpan.FromMinutes(1),
-            });
-#pragma warning disable EXTEXP0001 // RemoveAllResilienceHandlers is experimental but documented; a test send is sent exactly once.
-        test.RemoveAllResilienceHandlers();
-#pragma warning restore EXTEXP0001
 
         if (builder.Configuration.GetValue($"{CampaignsOptions.SectionName}:{nameof(CampaignsOptions.RunnerEnabled)}", true))
         {

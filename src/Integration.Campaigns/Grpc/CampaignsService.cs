@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Security.Cryptography;
-using System.Text;
 using Grpc.Core;
 using Integration.Campaigns.Controls;
+using Integration.Campaigns.Delivery;
 using Integration.Campaigns.Model;
 using Integration.Campaigns.Safety;
 using Integration.Campaigns.Sending;
@@ -26,10 +26,9 @@ internal sealed class CampaignsService(
     CampaignSender sender,
     IWorkspaceSettingsStore settings,
     IUrlGuard urlGuard,
-    IHttpClientFactory httpClients,
+    DeliverySender httpSender,
     TimeProvider time) : V1.Campaigns.CampaignsBase
 {
-    public const string TestHttpClient = "campaign-test";
     private const int MaxResponseBody = 64 * 1024;
 
     public override async Task<Campaign> CreateCampaign(CreateCampaignRequest request, ServerCallContext context)
@@ -173,12 +172,19 @@ internal sealed class CampaignsService(
             throw Invalid($"spec.steps[{request.StepIndex}].url: refused: {refused}.");
         }
 
-        var timeoutMs = campaign.Spec.Options?.TimeoutMs is > 0 ? campaign.Spec.Options.TimeoutMs : 5000;
-        return new TestCampaignResponse
+        // The delivery engine's own request (the same headers, body and SSRF-guarded connection), sent exactly as rendered.
+        var delivery = CampaignSender.ToDelivery(campaign, rendered, request.CustomerId, new SendTrigger("test", SendTrigger.None, SendTrigger.None, null), null);
+        var exchange = await httpSender.ExchangeAsync(delivery, DeliveryTarget.AsIs(delivery), delivery.Options.Timeout, MaxResponseBody,
+            readSuccessBody: true, context.CancellationToken);
+        var response = new TestResponse
         {
-            Request = ToMessage(rendered),
-            Response = await SendOnceAsync(rendered, TimeSpan.FromMilliseconds(timeoutMs), context.CancellationToken),
+            StatusCode = exchange.Status ?? 0,
+            Body = exchange.Body ?? "",
+            Error = exchange.Error ?? "",
+            LatencyMs = (long)exchange.Duration.TotalMilliseconds,
         };
+        response.Headers.AddRange(exchange.Headers.Select(h => new Header { Name = h.Key, Value = Redaction.Value(h.Key, h.Value) }));
+        return new TestCampaignResponse { Request = ToMessage(rendered), Response = response };
     }
 
     public override async Task<TriggerBusinessEventResponse> TriggerBusinessEvent(TriggerBusinessEventRequest request, ServerCallContext context)
@@ -297,59 +303,6 @@ internal sealed class CampaignsService(
             ?? throw new RpcException(new Status(StatusCode.NotFound, $"customer_id: no user '{customerId}' in workspace '{campaign.WorkspaceId}'."));
         var trigger = new SendTrigger("test", sample?.EventAttributes ?? SendTrigger.None, sample?.BusinessEventAttributes ?? SendTrigger.None, null);
         return (lookup, StepRenderer.Model(campaign, lookup.User, trigger, now));
-    }
-
-    private async Task<TestResponse> SendOnceAsync(RenderedStep step, TimeSpan timeout, CancellationToken cancellationToken)
-    {
-        using var message = new HttpRequestMessage(new HttpMethod(step.Method), step.Url);
-        foreach (var (name, value) in step.Headers)
-        {
-            message.Headers.TryAddWithoutValidation(name, value);
-        }
-        if (step.Body is not null)
-        {
-            message.Content = new StringContent(step.Body, Encoding.UTF8);
-            message.Content.Headers.Remove("Content-Type");
-            message.Content.Headers.TryAddWithoutValidation("Content-Type", step.ContentType ?? "text/plain; charset=utf-8");
-        }
-
-        using var timeoutSource = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeoutSource.CancelAfter(timeout);
-        var started = Stopwatch.GetTimestamp();
-        var result = new TestResponse();
-        try
-        {
-            using var response = await httpClients.CreateClient(TestHttpClient).SendAsync(message, HttpCompletionOption.ResponseHeadersRead, timeoutSource.Token);
-            result.StatusCode = (int)response.StatusCode;
-            foreach (var (name, values) in response.Headers.Concat(response.Content.Headers))
-            {
-                result.Headers.Add(new Header { Name = name, Value = Redaction.Value(name, string.Join(", ", values)) });
-            }
-            result.Body = await ReadLimitedAsync(response.Content, timeoutSource.Token);
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            result.Error = $"timed out after {timeout.TotalMilliseconds:0} ms";
-        }
-        catch (HttpRequestException ex)
-        {
-            result.Error = ex.Message;
-        }
-        result.LatencyMs = (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
-        return result;
-    }
-
-    private static async Task<string> ReadLimitedAsync(HttpContent content, CancellationToken cancellationToken)
-    {
-        await using var stream = await content.ReadAsStreamAsync(cancellationToken);
-        var buffer = new byte[MaxResponseBody];
-        var total = 0;
-        int read;
-        while (total < buffer.Length && (read = await stream.ReadAsync(buffer.AsMemory(total), cancellationToken)) > 0)
-        {
-            total += read;
-        }
-        return Encoding.UTF8.GetString(buffer, 0, total);
     }
 
     private async Task CheckHostsAsync(CampaignSpec spec, CancellationToken cancellationToken)

@@ -20,13 +20,32 @@ internal interface IUrlGuard
     ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, CancellationToken cancellationToken);
 }
 
+/// <summary>Name resolution as the guard sees it: the system's DNS, or a test's resolver whose answers change (rebinding).</summary>
+internal interface IHostResolver
+{
+    Task<IPAddress[]> ResolveAsync(string host, CancellationToken cancellationToken);
+}
+
+internal sealed class DnsHostResolver : IHostResolver
+{
+    public Task<IPAddress[]> ResolveAsync(string host, CancellationToken cancellationToken) => Dns.GetHostAddressesAsync(host, cancellationToken);
+}
+
+/// <summary>
+/// The one SSRF rule of campaigns, applied twice: when a URL is saved or tested (<see cref="CheckAsync"/>, for a clear
+/// answer) and on every outbound connection (<see cref="ConnectAsync"/>, the delivery engine's connect callback, which
+/// every send of campaigns goes through: deliveries, retries, replays, bulk and test sends), where it checks the
+/// address actually dialled, so a host that resolves differently later (DNS rebinding) reaches nothing internal.
+/// </summary>
 internal sealed class UrlGuard : IUrlGuard
 {
     private static readonly TimeSpan ResolveTimeout = TimeSpan.FromSeconds(3);
     private readonly HashSet<string> _allowed;
+    private readonly IHostResolver _resolver;
 
-    public UrlGuard(IOptions<CampaignsOptions> options, IConfiguration configuration)
+    public UrlGuard(IOptions<CampaignsOptions> options, IConfiguration configuration, IHostResolver? resolver = null)
     {
+        _resolver = resolver ?? new DnsHostResolver();
         var raw = configuration[$"{CampaignsOptions.SectionName}:{nameof(CampaignsOptions.AllowedHosts)}"];
         _allowed = options.Value.AllowedHosts
             .Concat(raw?.Split([',', ';', ' '], StringSplitOptions.RemoveEmptyEntries) ?? [])
@@ -82,6 +101,11 @@ internal sealed class UrlGuard : IUrlGuard
         try
         {
             await socket.ConnectAsync(addresses, context.DnsEndPoint.Port, cancellationToken);
+            // The address the socket is connected to is the one that counts (whatever resolved it).
+            if (socket.RemoteEndPoint is IPEndPoint remote && IsBlocked(remote.Address) && !IsAllowedHost(host))
+            {
+                throw new HttpRequestException($"Refused to connect to '{host}': it reached {remote.Address}, an internal address.");
+            }
             return new NetworkStream(socket, ownsSocket: true);
         }
         catch
@@ -91,7 +115,7 @@ internal sealed class UrlGuard : IUrlGuard
         }
     }
 
-    private static async Task<IPAddress[]> ResolveAsync(string host, CancellationToken cancellationToken)
+    private async Task<IPAddress[]> ResolveAsync(string host, CancellationToken cancellationToken)
     {
         if (IPAddress.TryParse(host.Trim('[', ']'), out var literal))
         {
@@ -99,7 +123,7 @@ internal sealed class UrlGuard : IUrlGuard
         }
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(ResolveTimeout);
-        return await Dns.GetHostAddressesAsync(host, timeout.Token);
+        return await _resolver.ResolveAsync(host, timeout.Token);
     }
 
     /// <summary>Whether an address is one a campaign must never reach.</summary>

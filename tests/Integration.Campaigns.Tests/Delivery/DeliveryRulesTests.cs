@@ -1,6 +1,7 @@
 using System.Net.Http.Headers;
 using System.Text.Json.Nodes;
 using Integration.Campaigns.Delivery;
+using Integration.Campaigns.Safety;
 
 namespace Integration.Campaigns.Tests.Delivery;
 

@@ -51,6 +51,8 @@ internal sealed class DeliveryTestHost : IAsyncDisposable
         var config = new Dictionary<string, string?>
         {
             ["Admin:Token"] = AdminToken,
+            // The emulator listens on loopback, which the SSRF guard refuses unless allowed.
+            ["Campaigns:AllowedHosts"] = "127.0.0.1",
             ["Delivery:BackoffBase"] = "00:00:00.200",
             ["Delivery:BackoffCap"] = "00:00:01",
             ["Delivery:ClaimAfter"] = "00:00:03",
