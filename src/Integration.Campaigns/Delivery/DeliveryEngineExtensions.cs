@@ -48,6 +48,8 @@ internal static class DeliveryEngineExtensions
 #pragma warning restore EXTEXP0001
 
         builder.AddApiAccess();
+        // Delivery records keep their secret header values encrypted.
+        builder.AddSecretProtection();
         builder.Services.AddGrpc().AddServiceOptions<DeliveriesService>(o => o.Interceptors.Add<ApiAccessInterceptor>());
         return builder;
     }

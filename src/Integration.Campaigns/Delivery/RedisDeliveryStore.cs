@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.Extensions.Options;
+using Integration.Campaigns.Safety;
 using StackExchange.Redis;
 
 namespace Integration.Campaigns.Delivery;
@@ -60,7 +61,7 @@ internal interface IDeliverySkips
 /// workspace carries its <c>{ws}</c> hash tag, so each script touches one slot.
 /// </summary>
 internal sealed class RedisDeliveryStore(
-    IConnectionMultiplexer redis, IOptions<DeliveryEngineOptions> options, TimeProvider time, NewLaneSignal newLanes)
+    IConnectionMultiplexer redis, IOptions<DeliveryEngineOptions> options, TimeProvider time, NewLaneSignal newLanes, ISecretProtector secrets)
     : IDeliveryQueue, IDeliveryStore, IDeadLetterStore, IDeliverySkips
 {
     public const string ConsumerGroup = "runners";
@@ -205,7 +206,7 @@ internal sealed class RedisDeliveryStore(
         var due = request.NotBefore?.ToUnixTimeMilliseconds() ?? 0;
         await Db.ScriptEvaluateAsync(EnqueueScript,
             [RecordKey(ws, request.DeliveryId), StreamKey(ws, lane), LanesKey(ws), DueKey(ws), StatsKey(ws, request.CampaignId)],
-            [request.DeliveryId, JsonSerializer.Serialize(request, Json), request.CampaignId, lane, destination, now, due]);
+            [request.DeliveryId, JsonSerializer.Serialize(request with { Headers = SecretHeaders.Protect(secrets, request.Headers) }, Json), request.CampaignId, lane, destination, now, due]);
         newLanes.Enqueued(ws, lane);
     }
 
@@ -416,7 +417,7 @@ internal sealed class RedisDeliveryStore(
         return Db.HashIncrementAsync(StatsKey(workspaceId, campaignId), name);
     }
 
-    private static DeliveryRecord Parse(HashEntry[] fields)
+    private DeliveryRecord Parse(HashEntry[] fields)
     {
         var map = fields.ToDictionary(f => f.Name.ToString(), f => f.Value);
         string? Str(string name) => map.TryGetValue(name, out var v) && !v.IsNullOrEmpty ? v.ToString() : null;
@@ -424,6 +425,7 @@ internal sealed class RedisDeliveryStore(
 
         var request = JsonSerializer.Deserialize<DeliveryRequest>(Str("req") ?? "null", Json)
             ?? throw new InvalidDataException("The delivery record has no request.");
+        request = request with { Headers = SecretHeaders.Unprotect(secrets, request.Headers) };
         var history = Str("history") is { } h ? JsonSerializer.Deserialize<List<AttemptRecord>>(h, Json) ?? [] : [];
         return new DeliveryRecord(request, Str("state") ?? "", (int)Long("attempts"), Long("created_ms"), Long("since_ms"),
             (int)Long("replays"), history, Str("reason"), (int)Long("last_status"), Str("last_error"), Str("last_excerpt"),

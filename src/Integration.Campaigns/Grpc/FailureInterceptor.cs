@@ -21,5 +21,10 @@ internal sealed class FailureInterceptor : Interceptor
         {
             throw new RpcException(new Status(StatusCode.Unavailable, "Campaign storage is unavailable; retry shortly."));
         }
+        catch (SecretUnreadableException ex)
+        {
+            // The key ring lost the key: the campaign's secret headers must be set again (the message names no value).
+            throw new RpcException(new Status(StatusCode.FailedPrecondition, ex.Message));
+        }
     }
 }
