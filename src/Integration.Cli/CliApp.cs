@@ -22,6 +22,8 @@ internal sealed class CliApp(CliSettings settings, TextWriter output, TextWriter
         root.Add(UserCommands.Events(clients));
         root.Add(WorkspaceCommands.Build(clients));
         root.Add(ConfigCommands.Build(clients));
+        root.Add(TokenCommands.Tokens(clients));
+        root.Add(TokenCommands.Audit(clients));
         root.Add(CampaignCommands.Build(clients));
         root.Add(CampaignCommands.BusinessEvent(clients));
         root.Add(SettingsCommands.Build(clients));

@@ -70,6 +70,50 @@ public sealed class CommandLineTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task CreatesAWorkspaceTokenThatActsOnItsWorkspaceOnlyAndRevokesIt()
+    {
+        var id = "cli" + Guid.NewGuid().ToString("N")[..8];
+        await RunAsync("workspace", "create", id);
+        await RunAsync("workspace", "create", id + "x");
+
+        var created = await RunAsync("tokens", "create", id, "campaign team");
+        using var json = JsonDocument.Parse(created.Output);
+        var token = json.RootElement.GetProperty("token").GetString()!;
+        var tokenId = json.RootElement.GetProperty("info").GetProperty("tokenId").GetString()!;
+        var own = await RunWithTokenAsync(token, "workspace", "get", id);
+        var other = await RunWithTokenAsync(token, "workspace", "get", id + "x");
+        var listed = await RunAsync("tokens", "list", id);
+        var revoked = await RunAsync("tokens", "revoke", id, tokenId);
+        var after = await RunWithTokenAsync(token, "workspace", "get", id);
+
+        Assert.True(created.ExitCode == 0, $"exit {created.ExitCode}: {created.Error}");
+        Assert.Equal(0, own.ExitCode);
+        Assert.Equal(1, other.ExitCode);
+        Assert.StartsWith("PermissionDenied:", other.Error);
+        Assert.Contains("campaign team", listed.Output);
+        Assert.DoesNotContain(token.Split('.')[^1], listed.Output);
+        Assert.Equal(0, revoked.ExitCode);
+        Assert.StartsWith("Unauthenticated:", after.Error);
+    }
+
+    [Fact]
+    public async Task PrintsTheAuditLogNewestFirst()
+    {
+        var id = "cli" + Guid.NewGuid().ToString("N")[..8];
+        await RunAsync("workspace", "create", id);
+        await RunAsync("workspace", "set-limit", id, "900");
+
+        var audit = await RunAsync("audit", id, "--limit", "1");
+
+        Assert.True(audit.ExitCode == 0, $"exit {audit.ExitCode}: {audit.Error}");
+        using var json = JsonDocument.Parse(audit.Output);
+        var entry = Assert.Single(json.RootElement.GetProperty("entries").EnumerateArray());
+        Assert.Equal("Admin/SetRateLimit", entry.GetProperty("action").GetString());
+        Assert.Equal("admin", entry.GetProperty("actor").GetString());
+        Assert.NotEqual("", json.RootElement.GetProperty("nextPageToken").GetString());
+    }
+
+    [Fact]
     public async Task CreatesAWorkspaceAndReadsItBack()
     {
         var id = "cli" + Guid.NewGuid().ToString("N")[..8];
