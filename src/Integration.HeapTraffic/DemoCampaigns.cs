@@ -56,7 +56,8 @@ internal sealed partial class DemoCampaigns(Campaigns.V1.Campaigns.CampaignsClie
             Steps =
             {
                 Track(trackUrl, "Cart Reminder Sent",
-                    "\"order_id\":\"{{EventAttribute['order_id']}}\",\"name\":\"{{UserAttribute['First Name']|default('there')}}\"",
+                    "\"order_id\":\"{{EventAttribute['order_id']}}\",\"name\":\"{{UserAttribute['First Name']|default('there')|title}}\"," +
+                    "\"sent\":\"{{now('Europe/Berlin')|strftime('%Y-%m-%d %H:%M')}}\"",
                     delayMs: 20_000),
             },
         };
@@ -66,7 +67,7 @@ internal sealed partial class DemoCampaigns(Campaigns.V1.Campaigns.CampaignsClie
             EventTriggered = new EventTriggeredDelivery { EventName = "Feature Used", FirstTimeOnly = true, ExitEventName = "Trial Ended" },
             Steps =
             {
-                Track(trackUrl, "Feature Tip 1", "\"feature\":\"{{EventAttribute['feature']}}\""),
+                Track(trackUrl, "Feature Tip 1", "\"feature\":\"{{EventAttribute['feature']|replace('_', ' ')|capitalize}}\""),
                 Track(trackUrl, "Feature Tip 2", "\"feature\":\"{{EventAttribute['feature']}}\"", delayMs: 30_000),
             },
         };
@@ -78,8 +79,8 @@ internal sealed partial class DemoCampaigns(Campaigns.V1.Campaigns.CampaignsClie
             {
                 // The offer is tiered by usage intensity: the user's number of sessions.
                 Track(trackUrl, "Trial Offer Sent",
-                    "\"sessions\":{{UserEvent['Session Started'].count}},\"offer\":\"" +
-                    "{% if UserEvent['Session Started'].count >= 5 %}30%{% elif UserEvent['Session Started'].count >= 3 %}15%{% else %}5%{% endif %}\""),
+                    "{% set sessions = UserEvent['Session Started'].count %}\"sessions\":{{sessions}},\"offer\":\"" +
+                    "{% if sessions >= 5 %}30%{% elif sessions >= 3 %}15%{% else %}5%{% endif %}\""),
             },
         };
     }

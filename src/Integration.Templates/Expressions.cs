@@ -136,7 +136,7 @@ internal sealed class Unary(string op, Expr operand, int line, int column) : Exp
         var v = operand.Value(c);
         if (op == "not")
         {
-            return !Py.Truthy(v);
+            return Py.Box(!Py.Truthy(v));
         }
         try
         {
@@ -214,11 +214,11 @@ internal sealed class Compare(Expr first, (string Op, Expr Operand)[] rest, int 
                 var right = operand.Value(c);
                 if (!Operators.Compare(op, left, right))
                 {
-                    return false;
+                    return Py.False;
                 }
                 left = right;
             }
-            return true;
+            return Py.True;
         }
         catch (TemplateRuntimeError e)
         {
@@ -244,11 +244,17 @@ internal sealed class CallArgs(Expr[] positional, (string Name, Expr Value)[] na
 
     public IEnumerable<Expr> All => Positional.Concat(Named.Select(n => n.Value)).Concat(new[] { star, doubleStar }.OfType<Expr>());
 
+    // Arguments that are all literals (|default(''), |round(2)) are evaluated once.
+    private readonly Arguments? _constant = star is null && doubleStar is null && positional.All(p => p is Const) && named.All(n => n.Value is Const)
+        ? (positional.Length == 0 && named.Length == 0 ? Arguments.None
+            : new Arguments(positional.Select(p => ((Const)p).Constant).ToArray(), named.Select(n => new KeyValuePair<string, object?>(n.Name, ((Const)n.Value).Constant)).ToArray()))
+        : null;
+
     public Arguments Eval(RenderContext c)
     {
-        if (Positional.Length == 0 && Named.Length == 0 && star is null && doubleStar is null)
+        if (_constant is not null)
         {
-            return Arguments.None;
+            return _constant;
         }
         var positional = new List<object?>(Positional.Length);
         foreach (var p in Positional)
@@ -318,7 +324,7 @@ internal sealed class TestExpr(Expr target, string name, TestFunction function, 
         var arguments = args.Eval(c);
         try
         {
-            return function(c, value, arguments) != negate;
+            return Py.Box(function(c, value, arguments) != negate);
         }
         catch (TemplateRuntimeError e)
         {

@@ -98,6 +98,7 @@ public sealed class JinjaTemplate
     {
         settings ??= RenderSettings.Default;
         var context = new RenderContext(settings.Limits, roots, settings.Escape, settings.Now);
+        context.Out.EnsureCapacity(Math.Min(Source.Length + 64, settings.Limits.MaxOutputLength));
         try
         {
             _body.Render(context);

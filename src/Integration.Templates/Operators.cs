@@ -62,7 +62,7 @@ internal static class Operators
 
     private static object? Add(RenderContext c, object? a, object? b)
     {
-        if (Py.IsInteger(a) && Py.IsInteger(b)) return checked(Py.ToLong(a) + Py.ToLong(b));
+        if (Py.IsInteger(a) && Py.IsInteger(b)) return Py.Box(checked(Py.ToLong(a) + Py.ToLong(b)));
         if (Py.IsNumber(a) && Py.IsNumber(b)) return Py.ToDouble(a) + Py.ToDouble(b);
         if (a is string s && b is string t)
         {

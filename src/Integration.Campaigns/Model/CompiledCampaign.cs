@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
-using Fluid;
 using Integration.Campaigns.V1;
+using Integration.Templates;
 
 namespace Integration.Campaigns.Model;
 
@@ -8,11 +8,11 @@ namespace Integration.Campaigns.Model;
 internal sealed record CompiledStep(
     int Index,
     string Method,
-    IFluidTemplate Url,
+    JinjaTemplate Url,
     string Host,
-    IReadOnlyList<(string Name, IFluidTemplate Value)> Headers,
+    IReadOnlyList<(string Name, JinjaTemplate Value)> Headers,
     BodyFormat Format,
-    IFluidTemplate? Body,
+    JinjaTemplate? Body,
     long DelayMs);
 
 /// <summary>A campaign's steps, compiled once at save time (and once per process per version after that).</summary>

@@ -40,9 +40,12 @@ internal static class StepRenderer
         now);
 
     /// <summary>Renders a step; the skip reason says why the user gets nothing (null values without a default, invalid output).</summary>
-    public static async Task<(RenderedStep? Step, string? SkipReason)> RenderAsync(CompiledStep step, TemplateModel model)
+    public static Task<(RenderedStep? Step, string? SkipReason)> RenderAsync(CompiledStep step, TemplateModel model) =>
+        Task.FromResult(Render(step, model));
+
+    private static (RenderedStep? Step, string? SkipReason) Render(CompiledStep step, TemplateModel model)
     {
-        var url = await TemplateEngine.RenderAsync(step.Url, model, TemplateFormat.UrlEncoded);
+        var url = TemplateEngine.Render(step.Url, model, TemplateFormat.UrlEncoded);
         if (Problem(url, "url") is { } urlProblem)
         {
             return (null, urlProblem);
@@ -56,7 +59,7 @@ internal static class StepRenderer
         string? contentType = null;
         foreach (var (name, template) in step.Headers)
         {
-            var value = await TemplateEngine.RenderAsync(template, model, TemplateFormat.Raw);
+            var value = TemplateEngine.Render(template, model, TemplateFormat.Raw);
             if (Problem(value, $"header {name}") is { } headerProblem)
             {
                 return (null, headerProblem);
@@ -82,7 +85,7 @@ internal static class StepRenderer
                 BodyFormat.Form => TemplateFormat.UrlEncoded,
                 _ => TemplateFormat.Raw,
             };
-            var rendered = await TemplateEngine.RenderAsync(step.Body, model, format);
+            var rendered = TemplateEngine.Render(step.Body, model, format);
             if (Problem(rendered, "body") is { } bodyProblem)
             {
                 return (null, bodyProblem);

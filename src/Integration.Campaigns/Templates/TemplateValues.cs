@@ -1,98 +1,152 @@
-using System.Globalization;
-using System.Text.Encodings.Web;
-using Fluid;
-using Fluid.Values;
 using Integration.Common.V1;
 using Integration.Ingestion.V1;
+using Integration.Templates;
 
 namespace Integration.Campaigns.Templates;
 
-/// <summary>Collects the values a render printed although they were null, so the user can be skipped.</summary>
-internal sealed class MissingValues
+/// <summary>The roots of one render, built lazily from the model: nothing is converted that the template does not read.</summary>
+internal sealed class TemplateRoots(TemplateModel model) : IReadOnlyDictionary<string, object?>
 {
-    private readonly List<string> _names = [];
+    private AttributeBag? _user;
+    private AttributeBag? _event;
+    private AttributeBag? _business;
+    private UsageBag? _usage;
+    private CampaignBag? _campaign;
 
-    public IReadOnlyList<string> Names => _names;
+    public bool TryGetValue(string key, out object? value)
+    {
+        value = key switch
+        {
+            "UserAttribute" => _user ??= new AttributeBag("UserAttribute", model.UserAttributes, model.CustomerId),
+            "EventAttribute" => _event ??= new AttributeBag("EventAttribute", model.EventAttributes, null),
+            "BusinessEventAttribute" or "BusinessEvent" => _business ??= new AttributeBag("BusinessEventAttribute", model.BusinessEventAttributes, null),
+            "UserEvent" => _usage ??= new UsageBag(model.UserEvents),
+            "Campaign" => _campaign ??= new CampaignBag(model.CampaignId, model.CampaignName),
+            "CustomerId" => model.CustomerId,
+            _ => null,
+        };
+        return value is not null;
+    }
 
-    public void Add(string name) => _names.Add(name);
+    public object? this[string key] => TryGetValue(key, out var value) ? value : throw new KeyNotFoundException(key);
+
+    public IEnumerable<string> Keys => TemplateEngine.Roots;
+
+    public IEnumerable<object?> Values => Keys.Select(k => this[k]);
+
+    public int Count => TemplateEngine.Roots.Count;
+
+    public bool ContainsKey(string key) => TemplateEngine.Roots.Contains(key);
+
+    public IEnumerator<KeyValuePair<string, object?>> GetEnumerator() => Keys.Select(k => new KeyValuePair<string, object?>(k, this[k])).GetEnumerator();
+
+    System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+
+    /// <summary>A Heap attribute as a template value: integral numbers print as integers (42, not 42.0).</summary>
+    public static object? From(AttributeValue value) => value.KindCase switch
+    {
+        AttributeValue.KindOneofCase.StringValue => value.StringValue,
+        AttributeValue.KindOneofCase.NumberValue when value.NumberValue == Math.Floor(value.NumberValue) && Math.Abs(value.NumberValue) < 9e15 =>
+            (long)value.NumberValue,
+        AttributeValue.KindOneofCase.NumberValue => value.NumberValue,
+        AttributeValue.KindOneofCase.BoolValue => value.BoolValue,
+        _ => null,
+    };
 }
 
 /// <summary>
-/// A value that is not there. It is nil to filters and conditions (so <c>default</c> and <c>if</c> work),
-/// and printing it records the name: a null without a default skips the user.
+/// <c>UserAttribute['First Name']</c>, <c>EventAttribute.order_id</c>: case-insensitive lookups; a missing (or null)
+/// value is a tracked undefined, so printing it without a default skips the user.
 /// </summary>
-internal sealed class MissingValue(string name, MissingValues sink) : FluidValue
+internal sealed class AttributeBag(string name, IReadOnlyDictionary<string, AttributeValue> attributes, string? customerId) : ITemplateObject
 {
-    public override FluidValues Type => FluidValues.Nil;
-
-    public override bool Equals(FluidValue other) => other.IsNil();
-
-    public override bool ToBooleanValue() => false;
-
-    public override decimal ToNumberValue() => 0;
-
-    public override string ToStringValue() => "";
-
-    public override object ToObjectValue() => null!;
-
-    public override bool IsNil() => true;
-
-#pragma warning disable CS0672, CS0618 // Fluid still calls the synchronous writer on its synchronous path.
-    public override void WriteTo(TextWriter writer, TextEncoder encoder, CultureInfo cultureInfo) => sink.Add(name);
-#pragma warning restore CS0672, CS0618
-
-    public override ValueTask WriteToAsync(TextWriter writer, TextEncoder encoder, CultureInfo cultureInfo)
+    public object? Get(string key)
     {
-        sink.Add(name);
-        return default;
+        if (TryFind(key, out var value) || (TemplateEngine.StandardNames.TryGetValue(key, out var heapKey) && TryFind(heapKey, out value)))
+        {
+            return TemplateRoots.From(value) ?? Undefined.Missing($"{name}['{key}']");
+        }
+        if (customerId is not null && (key.Equals("ID", StringComparison.OrdinalIgnoreCase) || key.Equals("customer_id", StringComparison.OrdinalIgnoreCase)))
+        {
+            return customerId;
+        }
+        return Undefined.Missing($"{name}['{key}']");
     }
 
-    public override bool Equals(object? obj) => obj is FluidValue other && Equals(other);
+    private bool TryFind(string key, out AttributeValue value)
+    {
+        if (attributes.TryGetValue(key, out value!))
+        {
+            return true;
+        }
+        foreach (var (k, v) in attributes)
+        {
+            if (k.Equals(key, StringComparison.OrdinalIgnoreCase))
+            {
+                value = v;
+                return true;
+            }
+        }
+        return false;
+    }
 
-    public override int GetHashCode() => 0;
+    public IEnumerable<string> Keys => attributes.Where(a => a.Value.KindCase != AttributeValue.KindOneofCase.None).Select(a => a.Key);
 }
 
-/// <summary>A read-only bag of named values (<c>UserAttribute['First Name']</c> or <c>UserAttribute.email</c>).</summary>
-internal sealed class BagValue(string name, IReadOnlyDictionary<string, FluidValue> values, MissingValues sink, Func<string, FluidValue>? fallback = null)
-    : FluidValue
+/// <summary><c>UserEvent['Session Started'].count</c>: usage intensity; an event the user never did has count 0.</summary>
+internal sealed class UsageBag(IReadOnlyList<EventStats> events) : ITemplateObject
 {
-    public override FluidValues Type => FluidValues.Object;
+    private StatsBag? _last;
 
-    public override bool Equals(FluidValue other) => ReferenceEquals(this, other);
-
-    public override bool ToBooleanValue() => true;
-
-    public override decimal ToNumberValue() => 0;
-
-    public override string ToStringValue() => "";
-
-    public override object ToObjectValue() => values;
-
-    public override ValueTask<FluidValue> GetValueAsync(string key, TemplateContext context) =>
-        new(values.TryGetValue(key, out var value) ? value : fallback?.Invoke(key) ?? new MissingValue($"{name}['{key}']", sink));
-
-    public override ValueTask<FluidValue> GetIndexAsync(FluidValue index, TemplateContext context) =>
-        GetValueAsync(index.ToStringValue(), context);
-
-#pragma warning disable CS0672, CS0618
-    public override void WriteTo(TextWriter writer, TextEncoder encoder, CultureInfo cultureInfo)
+    public object? Get(string key)
     {
+        // Templates read the same event several times in a row (a tiered offer): keep the last one.
+        if (_last is not null && _last.EventName == key)
+        {
+            return _last;
+        }
+        foreach (var stats in events)
+        {
+            if (stats.EventName == key)
+            {
+                return _last = new StatsBag(stats);
+            }
+        }
+        return _last = new StatsBag(new EventStats { EventName = key });
     }
-#pragma warning restore CS0672, CS0618
 
-    public override ValueTask WriteToAsync(TextWriter writer, TextEncoder encoder, CultureInfo cultureInfo) => default;
+    public IEnumerable<string> Keys => events.Select(e => e.EventName);
+}
 
-    public override bool Equals(object? obj) => ReferenceEquals(this, obj);
+internal sealed class StatsBag(EventStats stats) : ITemplateObject
+{
+    private readonly object _count = stats.Count;
 
-    public override int GetHashCode() => values.GetHashCode();
+    public string EventName => stats.EventName;
 
-    public static FluidValue From(AttributeValue value) => value.KindCase switch
+    private static readonly string[] WithTimes = ["count", "first_time_ms", "last_time_ms", "first_time", "last_time"];
+
+    public object? Get(string key) => key.ToLowerInvariant() switch
     {
-        AttributeValue.KindOneofCase.StringValue => StringValue.Create(value.StringValue),
-        AttributeValue.KindOneofCase.NumberValue when double.IsFinite(value.NumberValue) && Math.Abs(value.NumberValue) < 7.9e27 =>
-            NumberValue.Create((decimal)value.NumberValue),
-        AttributeValue.KindOneofCase.NumberValue => StringValue.Create(value.NumberValue.ToString("R", CultureInfo.InvariantCulture)),
-        AttributeValue.KindOneofCase.BoolValue => BooleanValue.Create(value.BoolValue),
-        _ => NilValue.Instance,
+        "count" => _count,
+        "first_time_ms" when stats.Count > 0 => stats.FirstTimeMs,
+        "last_time_ms" when stats.Count > 0 => stats.LastTimeMs,
+        "first_time" when stats.Count > 0 => TemplateEngine.Iso(stats.FirstTimeMs),
+        "last_time" when stats.Count > 0 => TemplateEngine.Iso(stats.LastTimeMs),
+        _ => Undefined.Missing($"UserEvent['{stats.EventName}'].{key}"),
     };
+
+    public IEnumerable<string> Keys => stats.Count > 0 ? WithTimes : ["count"];
+}
+
+internal sealed class CampaignBag(string id, string name) : ITemplateObject
+{
+    public object? Get(string key) => key.ToLowerInvariant() switch
+    {
+        "id" => id,
+        "name" => name,
+        _ => Undefined.Missing($"Campaign.{key}"),
+    };
+
+    public IEnumerable<string> Keys => ["id", "name"];
 }
