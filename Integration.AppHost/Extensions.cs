@@ -44,10 +44,44 @@ internal static class Extensions
         return mode switch
         {
             RedisMode.External => builder.AddConnectionString(name),
-            RedisMode.Container => builder.AddRedis(name).WithDataVolume().WithPersistence(TimeSpan.FromSeconds(10)),
+            RedisMode.Container => builder.AddRedis(name).WithDataVolume().WithAppendOnlyFile(),
             _ => builder.AddRedisServer(name),
         };
     }
+
+    /// <summary>
+    /// Aspire's Redis container persists by snapshot only (an RDB every 60 s: a crash loses what was acknowledged since);
+    /// the system of record needs AOF, as in executable mode (DESIGN §7). Aspire's own callback builds the command line,
+    /// as separate arguments when running and as one <c>/bin/sh -c "redis-server …"</c> string when publishing, so the
+    /// options join it in whichever shape it has. The snapshots stay; on start Redis loads the AOF.
+    /// </summary>
+    internal static IResourceBuilder<RedisResource> WithAppendOnlyFile(this IResourceBuilder<RedisResource> redis) =>
+        redis.WithArgs(context =>
+        {
+            string[] options = ["--appendonly", "yes", "--appendfsync", "everysec"];
+            var index = -1;
+            for (var i = 0; i < context.Args.Count && index < 0; i++)
+            {
+                index = context.Args[i] is string arg && arg.StartsWith("redis-server", StringComparison.Ordinal) ? i : -1;
+            }
+            if (index < 0)
+            {
+                throw new DistributedApplicationException(
+                    "Aspire's Redis container no longer starts redis-server the way Integration.AppHost expects, so AOF cannot be " +
+                    "switched on; update WithAppendOnlyFile in Integration.AppHost/Extensions.cs (or use Redis:Mode=Executable).");
+            }
+            if (context.Args[index] is "redis-server")
+            {
+                foreach (var option in options)
+                {
+                    context.Args.Add(option);
+                }
+            }
+            else
+            {
+                context.Args[index] = $"{context.Args[index]} {string.Join(' ', options)}";
+            }
+        });
 
     /// <summary>
     /// Pins a project's endpoint to the development port in <c>Ports:{key}</c>, so that README
