@@ -55,10 +55,13 @@ if (builder.Environment.IsDevelopment())
     // The demo workspace and its heap-demo config, so the README's curl examples work right after start.
     var demoWorkspace = builder.AddParameter("demo-workspace-id");
     var demoKey = builder.AddParameter("demo-data-api-key", secret: true);
+    // The key Heap's segment sync signs with for heap-demo (README: "Try the segment sync").
+    var demoSyncSecret = builder.AddParameter("demo-sync-secret", secret: true);
     ingestion
         .WithEnvironment("Demo__Enabled", "true")
         .WithEnvironment("Demo__WorkspaceId", demoWorkspace)
-        .WithEnvironment("Demo__DataApiKey", demoKey);
+        .WithEnvironment("Demo__DataApiKey", demoKey)
+        .WithEnvironment("Demo__SyncSecret", demoSyncSecret);
 
     // Realistic Heap webhooks against the demo workspace, so the dashboard fills up within a minute.
     if (builder.Configuration.GetValue("HeapTraffic:Enabled", true))

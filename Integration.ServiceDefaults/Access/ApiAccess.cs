@@ -37,6 +37,8 @@ public static class ApiAccess
             ("CreateIntegrationConfig", Access.Workspace),
             ("ListIntegrationConfigs", Access.Workspace),
             ("DeleteIntegrationConfig", Access.Workspace),
+            ("SetSyncSecret", Access.Workspace),
+            ("DeleteSyncSecret", Access.Workspace),
             ("CreateWorkspaceToken", Access.Workspace),
             ("ListWorkspaceTokens", Access.Workspace),
             ("RevokeWorkspaceToken", Access.Workspace),

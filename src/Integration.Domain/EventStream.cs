@@ -10,6 +10,8 @@ namespace Integration.Domain;
 /// <param name="AttributesJson">The event attributes as a JSON object (strings, numbers, booleans).</param>
 /// <param name="TraceParent">W3C trace context of the webhook request, empty if none.</param>
 /// <param name="Replayed">Copied by the upgrade from the layout before partitioning, not newly received.</param>
+/// <param name="Module">The sync module it came through (integration.admin.v1.SyncModule: 2 events, 3 sessions data,
+/// 4 custom properties); 0 for entries written before modules were told apart (all of them came through events).</param>
 public sealed record EventStreamEntry(
     string EventId,
     string CustomerId,
@@ -19,7 +21,8 @@ public sealed record EventStreamEntry(
     string ConfigName,
     string AttributesJson,
     string TraceParent,
-    bool Replayed = false);
+    bool Replayed = false,
+    int Module = 0);
 
 /// <summary>
 /// The event stream, the one contract in Redis shared by ingestion (which appends an entry in the same script
@@ -97,6 +100,7 @@ public static class EventStream
             ConfigName = entry.ConfigName,
             AttributesJson = ByteString.CopyFromUtf8(entry.AttributesJson),
             Replayed = entry.Replayed,
+            Module = entry.Module,
         };
         if (TryParseHexId(entry.EventId) is { } idBytes)
         {
@@ -132,7 +136,7 @@ public static class EventStream
         var eventId = message.EventIdBytes.Length == 16 ? Convert.ToHexStringLower(message.EventIdBytes.Span) : message.EventId;
         var traceParent = message.TraceContext.Length == 25 ? UnpackTraceParent(message.TraceContext.Span) : message.Traceparent;
         return new EventStreamEntry(eventId, message.CustomerId, message.EventName, message.EventTimeMs, message.ReceivedMs,
-            message.ConfigName, message.AttributesJson.Length == 0 ? "{}" : message.AttributesJson.ToStringUtf8(), traceParent, message.Replayed);
+            message.ConfigName, message.AttributesJson.Length == 0 ? "{}" : message.AttributesJson.ToStringUtf8(), traceParent, message.Replayed, message.Module);
     }
 
     /// <summary>

@@ -45,4 +45,20 @@ internal sealed class EdgeOptions
     /// <summary>Most attributes (top level plus nested) one payload may carry.</summary>
     [Range(1, 10_000)]
     public int MaxAttributes { get; set; } = 500;
+
+    /// <summary>Largest Heap segment-sync page accepted (413 beyond); pages list thousands of users.</summary>
+    [Range(1024, 16 * 1024 * 1024)]
+    public int MaxSegmentPageBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>Most users (add plus remove) one segment-sync page may list (413 beyond); ingestion's own cap is 10,000.</summary>
+    [Range(1, 10_000)]
+    public int MaxSegmentPageUsers { get; set; } = 10_000;
+
+    /// <summary>How old a segment sync's Heap-Hash signature may be (Heap's reference implementation: one minute).</summary>
+    [Range(1, 3600)]
+    public int SegmentSignatureMaxAgeSeconds { get; set; } = 60;
+
+    /// <summary>How far ahead of this server's clock a Heap-Hash signature may be dated (clock skew).</summary>
+    [Range(0, 300)]
+    public int SegmentSignatureMaxAheadSeconds { get; set; } = 5;
 }

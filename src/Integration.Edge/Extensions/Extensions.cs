@@ -1,5 +1,6 @@
 using Integration.Edge.Auth;
 using Integration.Edge.RateLimiting;
+using Integration.Edge.SegmentSync;
 using Integration.Edge.Webhooks;
 
 namespace Integration.Edge.Extensions;
@@ -25,6 +26,8 @@ internal static class Extensions
         builder.Services.AddOptions<EdgeOptions>().BindConfiguration(EdgeOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<WorkspaceAuthCache>();
+        builder.Services.AddSingleton<SegmentSyncAuthCache>();
+        builder.Services.AddSingleton<SegmentSyncHandler>();
         builder.Services.AddSingleton<EdgeMetrics>();
         builder.Services.AddSingleton<WebhookHandler>();
         builder.Services.AddSingleton<IngestionBatcher>();

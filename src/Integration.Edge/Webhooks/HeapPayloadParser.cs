@@ -73,9 +73,9 @@ internal static class HeapPayloadParser
                     }
                     break;
                 case EventAttributesKey:
-                    if (module is HeapModule.User)
+                    if (!module.CarriesEvents())
                     {
-                        errors.Add(new(name, "belongs in the events webhook, not the user webhook"));
+                        errors.Add(new(name, "belongs in the events, sessions or custom-properties webhook, not the user webhook"));
                     }
                     else if (value.ValueKind is JsonValueKind.Object)
                     {
@@ -101,7 +101,7 @@ internal static class HeapPayloadParser
         }
 
         EventRecord? eventRecord = null;
-        if (module is HeapModule.Events)
+        if (module.CarriesEvents())
         {
             eventRecord = ReadEvent(root, eventAttributes, config, updatedAt, maxFutureMs, errors, ref attributeCount);
         }
@@ -228,7 +228,7 @@ internal static class HeapPayloadParser
     }
 
     /// <summary>A string, number or boolean; null values are skipped (they never erase stored data).</summary>
-    private static bool TryReadScalar(JsonElement value, string path, List<FieldError> errors, out AttributeValue? scalar)
+    internal static bool TryReadScalar(JsonElement value, string path, List<FieldError> errors, out AttributeValue? scalar)
     {
         scalar = null;
         var name = path[(path.LastIndexOf('.') + 1)..];

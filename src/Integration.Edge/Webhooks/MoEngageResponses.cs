@@ -33,10 +33,10 @@ internal static class MoEngageResponses
 {
     public const string AcceptedMessage = "Your request has been accepted and will be processed soon.";
 
-    public static Task SuccessAsync(HttpContext context, string requestId)
+    public static Task SuccessAsync(HttpContext context, string requestId, string message = AcceptedMessage)
     {
         context.Response.StatusCode = StatusCodes.Status200OK;
-        return WriteAsync(context, new SuccessBody("success", AcceptedMessage, requestId), EdgeJsonContext.Default.SuccessBody);
+        return WriteAsync(context, new SuccessBody("success", message, requestId), EdgeJsonContext.Default.SuccessBody);
     }
 
     public static Task FailAsync(HttpContext context, int status, string message, string requestId, string? attribute = null,

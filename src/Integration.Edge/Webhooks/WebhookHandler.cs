@@ -32,10 +32,9 @@ internal sealed partial class WebhookHandler(
     {
         var started = Stopwatch.GetTimestamp();
         var requestId = Activity.Current?.TraceId.ToHexString() ?? context.TraceIdentifier;
-        var module = moduleName switch { "user" => HeapModule.User, "events" => HeapModule.Events, _ => (HeapModule?)null };
-        var moduleTag = module?.ToString().ToLowerInvariant() ?? "unknown";
+        var module = HeapModules.FromPath(moduleName);
         var (status, outcome) = await HandleCoreAsync(context, module, moduleName, requestId);
-        metrics.Record(moduleTag, outcome, status, started);
+        metrics.Record(HeapModules.TagOf(module), outcome, status, started);
     }
 
     private async Task<(int Status, string Outcome)> HandleCoreAsync(HttpContext context, HeapModule? module, string moduleName, string requestId)
@@ -93,7 +92,7 @@ internal sealed partial class WebhookHandler(
         if (module is null)
         {
             return await FailAsync(context, 400, "invalid",
-                $"Unknown module '{Truncate(moduleName)}' in the path: use /v1/partner/heap-analytics/user/ or /v1/partner/heap-analytics/events/.", requestId, "module");
+                $"Unknown module '{Truncate(moduleName)}' in the path: use /v1/partner/heap-analytics/ followed by {HeapModules.Paths}.", requestId, "module");
         }
         if (!IsJson(request.ContentType))
         {
@@ -111,10 +110,11 @@ internal sealed partial class WebhookHandler(
             return await FailAsync(context, 404, "unknown_config",
                 $"No integration config named '{Truncate(configName)}' in this workspace.", requestId, "configName");
         }
-        if (!ModuleEnabled(config, module.Value))
+        if (!config.Modules.Contains((int)module.Value))
         {
             return await FailAsync(context, 400, "invalid",
-                $"The {module.Value.ToString().ToLowerInvariant()} module is not enabled in integration config '{configName}'.", requestId, "module");
+                $"The {HeapModules.PathOf(module.Value)} module is not enabled in integration config '{configName}'; " +
+                "enable it in the config (integration.admin.v1.SyncModule) to accept these payloads.", requestId, "module");
         }
 
         var body = await ReadBodyAsync(context, settings.MaxBodyBytes);
@@ -166,6 +166,7 @@ internal sealed partial class WebhookHandler(
         };
         if (payload.Event is { } e)
         {
+            e.Module = (int)module;
             item.Event = e;
         }
         else
@@ -199,7 +200,7 @@ internal sealed partial class WebhookHandler(
     }
 
     /// <summary>The body in a pooled buffer, or null if it is larger than the cap (the rest is not read).</summary>
-    private static async Task<ArraySegment<byte>?> ReadBodyAsync(HttpContext context, int maxBytes)
+    internal static async Task<ArraySegment<byte>?> ReadBodyAsync(HttpContext context, int maxBytes)
     {
         if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } sizeFeature)
         {
@@ -263,7 +264,13 @@ internal sealed partial class WebhookHandler(
     /// <summary>Content hash of a webhook (module, config name, body): Heap's retries of one payload get the same id.</summary>
     private static string PayloadId(HeapModule module, string configName, ArraySegment<byte> body)
     {
-        var prefix = module is HeapModule.Events ? "events\n"u8 : "user\n"u8;
+        var prefix = module switch
+        {
+            HeapModule.User => "user\n"u8,
+            HeapModule.Events => "events\n"u8,
+            HeapModule.Sessions => "sessions\n"u8,
+            _ => "custom-properties\n"u8,
+        };
         var length = prefix.Length + Encoding.UTF8.GetMaxByteCount(configName.Length) + 1 + body.Count;
         var buffer = ArrayPool<byte>.Shared.Rent(length);
         try
@@ -283,29 +290,28 @@ internal sealed partial class WebhookHandler(
         }
     }
 
-    private static bool ModuleEnabled(EdgeConfig config, HeapModule module) => module is HeapModule.User
-        ? config.Modules.Contains(1)
-        : config.Modules.Any(m => m is 2 or 3 or 4);
-
-    private static bool IsJson(string? contentType) =>
+    internal static bool IsJson(string? contentType) =>
         contentType is not null &&
         Microsoft.Net.Http.Headers.MediaTypeHeaderValue.TryParse(contentType, out var media) &&
         (media.MediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase) ||
          media.MediaType.Value?.EndsWith("+json", StringComparison.OrdinalIgnoreCase) == true);
 
-    private static string Truncate(string value) => value.Length <= 64 ? value : value[..64] + "…";
+    internal static string Truncate(string value) => value.Length <= 64 ? value : value[..64] + "…";
 
-    private static async Task<(int, string)> FailAsync(HttpContext context, int status, string outcome, string message, string requestId, string? attribute = null)
+    internal static async Task<(int, string)> FailAsync(HttpContext context, int status, string outcome, string message, string requestId, string? attribute = null)
     {
         await MoEngageResponses.FailAsync(context, status, message, requestId, attribute);
         return (status, outcome);
     }
 
-    private static async Task<(int, string)> TooLargeAsync(HttpContext context, string requestId)
+    private Task<(int, string)> TooLargeAsync(HttpContext context, string requestId) =>
+        TooLargeAsync(context, options.Value.MaxBodyBytes, requestId);
+
+    internal static async Task<(int, string)> TooLargeAsync(HttpContext context, int maxBytes, string requestId)
     {
         // The connection is closed after the answer, so the unread rest of the body is never read.
         context.Response.Headers.Connection = "close";
-        return await FailAsync(context, 413, "too_large", "The body is larger than 128 KB.", requestId, "body");
+        return await FailAsync(context, 413, "too_large", $"The body is larger than {maxBytes / 1024} KB.", requestId, "body");
     }
 
     private async Task<(int, string)> UnavailableAsync(HttpContext context, string requestId)

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Integration.Ingestion.Services;
 using Integration.Ingestion.Storage;
 using Microsoft.Extensions.Options;
 
@@ -19,14 +20,19 @@ internal sealed class DemoOptions
 
     [Required]
     public string ConfigName { get; set; } = "heap-demo";
+
+    /// <summary>The demo config's sync secret (Heap's segment sync); empty: none is set.</summary>
+    public string SyncSecret { get; set; } = "";
 }
 
 /// <summary>
 /// Provisions the demo workspace (id and key from the AppHost's parameters) and its <c>heap-demo</c>
-/// config (identifier EMAIL, every module), so the README's curl examples work right after start.
+/// config (identifier EMAIL, every module, the sync secret from the AppHost's parameter), so the README's curl examples
+/// work right after start.
 /// </summary>
 internal sealed class DemoProvisioner(
     IWorkspaceStore store,
+    SyncSecrets syncSecrets,
     IOptions<DemoOptions> options,
     IHostEnvironment environment,
     TimeProvider time,
@@ -53,6 +59,15 @@ internal sealed class DemoProvisioner(
                     RedisWorkspaceStore.HashKey(demo.DataApiKey), time.GetUtcNow().ToUnixTimeMilliseconds()), upsert: true);
                 await store.SaveConfigAsync(demo.WorkspaceId,
                     new ConfigRecord(demo.ConfigName, (int)Domain.IdentifierKind.Email, [1, 2, 3, 4], []), upsert: true);
+                if (demo.SyncSecret.Length > 0 && SyncSecrets.Problem(demo.SyncSecret) is { } problem)
+                {
+                    logger.LogWarning("Demo:SyncSecret {Problem}; the demo sync secret is not set.", problem);
+                }
+                else if (demo.SyncSecret.Length > 0 && await syncSecrets.SetAsync(demo.WorkspaceId, demo.ConfigName, demo.SyncSecret) is { } owner)
+                {
+                    logger.LogWarning("The demo config name {ConfigName} receives segment syncs in workspace {Owner}; the demo sync secret is not set.",
+                        demo.ConfigName, owner);
+                }
                 logger.LogInformation("Provisioned demo workspace {WorkspaceId} with config {ConfigName}.", demo.WorkspaceId, demo.ConfigName);
                 return;
             }

@@ -33,6 +33,10 @@ internal static class Extensions
         builder.Services.AddSingleton<IActivityStore, RedisActivityStore>();
         builder.Services.AddSingleton<LegacyMigration>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<LegacyMigration>());
+        builder.Services.AddSingleton<IHeapSegmentStore, RedisHeapSegmentStore>();
+        builder.Services.AddSingleton<SegmentSync>();
+        builder.Services.AddSingleton<SegmentSyncMetrics>();
+        builder.Services.AddSingleton<SyncSecrets>();
         builder.Services.AddSingleton<IngestionMetrics>();
         builder.Services.AddHostedService<DemoProvisioner>();
         builder.AddSegments();

@@ -12,7 +12,7 @@ namespace Integration.Ingestion.Services;
 /// what is <see cref="ApiAccess"/>'s, checked by <see cref="ApiAccessInterceptor"/>.
 /// </summary>
 internal sealed partial class AdminService(
-    IWorkspaceStore store, WorkspaceTokens tokens, AuditLog audit, IOptions<IngestionOptions> options, TimeProvider time) : Admin.V1.Admin.AdminBase
+    IWorkspaceStore store, SyncSecrets syncSecrets, WorkspaceTokens tokens, AuditLog audit, IOptions<IngestionOptions> options, TimeProvider time) : Admin.V1.Admin.AdminBase
 {
     public const int DefaultRateLimit = 500;
     public const int MaxRateLimit = 100_000;
@@ -98,14 +98,16 @@ internal sealed partial class AdminService(
             throw new RpcException(new Status(StatusCode.AlreadyExists,
                 $"Integration config '{config.ConfigName}' exists already in workspace '{config.WorkspaceId}'. Delete it first, or upsert=true."));
         }
-        return MapToConfig(config.WorkspaceId, record);
+        return MapToConfig(config.WorkspaceId, record, await store.GetSyncSecretAsync(config.WorkspaceId, config.ConfigName) is not null);
     }
 
     public override async Task<ListIntegrationConfigsResponse> ListIntegrationConfigs(ListIntegrationConfigsRequest request, ServerCallContext context)
     {
         await GetExistingAsync(request.WorkspaceId);
         var response = new ListIntegrationConfigsResponse();
-        response.Configs.AddRange((await store.ListConfigsAsync(request.WorkspaceId)).Select(c => MapToConfig(request.WorkspaceId, c)));
+        var withSecret = await store.ListSyncSecretNamesAsync(request.WorkspaceId);
+        response.Configs.AddRange((await store.ListConfigsAsync(request.WorkspaceId))
+            .Select(c => MapToConfig(request.WorkspaceId, c, withSecret.Contains(c.ConfigName))));
         return response;
     }
 
@@ -178,13 +180,47 @@ internal sealed partial class AdminService(
         CreatedBy = info.CreatedBy,
     };
 
+    public override async Task<SetSyncSecretResponse> SetSyncSecret(SetSyncSecretRequest request, ServerCallContext context)
+    {
+        var config = await GetExistingConfigAsync(request.WorkspaceId, request.ConfigName);
+        var secret = request.SyncSecret.Length == 0 ? SyncSecrets.Generate() : request.SyncSecret;
+        if (SyncSecrets.Problem(secret) is { } problem)
+        {
+            throw Invalid("sync_secret", problem);
+        }
+        if (await syncSecrets.SetAsync(request.WorkspaceId, request.ConfigName, secret) is { } owner)
+        {
+            throw new RpcException(new Status(StatusCode.AlreadyExists,
+                $"A config named '{request.ConfigName}' receives Heap segment syncs in workspace '{owner}' already; the segment-sync URL " +
+                "names only the config, so segment sync needs a config name no other workspace uses for it. Create a config with another name."));
+        }
+        return new SetSyncSecretResponse { SyncSecret = secret, Config = MapToConfig(request.WorkspaceId, config, hasSyncSecret: true) };
+    }
+
+    public override async Task<DeleteSyncSecretResponse> DeleteSyncSecret(DeleteSyncSecretRequest request, ServerCallContext context)
+    {
+        await GetExistingConfigAsync(request.WorkspaceId, request.ConfigName);
+        return new DeleteSyncSecretResponse { Deleted = await store.DeleteSyncSecretAsync(request.WorkspaceId, request.ConfigName) };
+    }
+
+    private async Task<ConfigRecord> GetExistingConfigAsync(string workspaceId, string configName)
+    {
+        await GetExistingAsync(workspaceId);
+        if (!ConfigNamePattern().IsMatch(configName))
+        {
+            throw Invalid("config_name", "must be 1-64 characters of letters, digits, '_', '.' or '-'");
+        }
+        return await store.GetConfigAsync(workspaceId, configName)
+            ?? throw new RpcException(new Status(StatusCode.NotFound, $"Workspace '{workspaceId}' has no integration config named '{configName}'."));
+    }
+
     private async Task<WorkspaceRecord> GetExistingAsync(string workspaceId)
     {
         ValidateWorkspaceId(workspaceId);
         return await store.GetAsync(workspaceId) ?? throw UnknownWorkspace(workspaceId);
     }
 
-    private IntegrationConfig MapToConfig(string workspaceId, ConfigRecord record)
+    private IntegrationConfig MapToConfig(string workspaceId, ConfigRecord record, bool hasSyncSecret)
     {
         var baseUrl = options.Value.EdgePublicBaseUrl.TrimEnd('/');
         var query = "?configName=" + Uri.EscapeDataString(record.ConfigName);
@@ -195,6 +231,10 @@ internal sealed partial class AdminService(
             IdentifierKind = (IdentifierKind)record.IdentifierKind,
             UserWebhookUrl = $"{baseUrl}/v1/partner/heap-analytics/user/{query}",
             EventsWebhookUrl = $"{baseUrl}/v1/partner/heap-analytics/events/{query}",
+            SessionsWebhookUrl = $"{baseUrl}/v1/partner/heap-analytics/sessions/{query}",
+            CustomPropertiesWebhookUrl = $"{baseUrl}/v1/partner/heap-analytics/custom-properties/{query}",
+            SegmentsWebhookUrl = $"{baseUrl}/v1/partner/heap-analytics/segments/{query}",
+            HasSyncSecret = hasSyncSecret,
         };
         config.Modules.AddRange(record.Modules.Select(m => (SyncModule)m));
         config.EventNameMapping.Add(record.EventNameMapping);

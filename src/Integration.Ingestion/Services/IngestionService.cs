@@ -13,10 +13,16 @@ namespace Integration.Ingestion.Services;
 internal sealed class IngestionService(
     IActivityStore activities,
     IWorkspaceStore workspaces,
+    IHeapSegmentStore heapSegments,
+    SyncSecrets syncSecrets,
+    SegmentSync segmentSync,
     IngestionMetrics metrics,
     LegacyMigration migration,
     IOptions<IngestionOptions> options) : Ingestion.V1.Ingestion.IngestionBase
 {
+    /// <summary>Most users (added plus removed) one segment-sync page may list.</summary>
+    public const int MaxSegmentPageUsers = 10_000;
+
     /// <summary>Spans for records of coalesced batches, each in its own webhook's trace.</summary>
     public static readonly ActivitySource Source = new("Integration.Ingestion");
 
@@ -172,9 +178,17 @@ internal sealed class IngestionService(
         }
 
         await StoreAsync(async () => { await migration.EnsureUserAsync(request.WorkspaceId, customerId); return true; });
-        return await StoreAsync(() => activities.GetUserAsync(request.WorkspaceId, customerId))
+        var user = await StoreAsync(() => activities.GetUserAsync(request.WorkspaceId, customerId))
             ?? throw new RpcException(new Status(StatusCode.NotFound,
                 $"No user '{customerId}' in workspace '{request.WorkspaceId}'."));
+        var memberships = await StoreAsync(() => heapSegments.GetMembershipsAsync(request.WorkspaceId, [customerId]));
+        user.HeapSegments.AddRange(memberships[0].Select(m => new HeapSegmentMembership
+        {
+            SegmentId = m.SegmentId,
+            Name = m.Name,
+            SinceMs = m.SinceMs,
+        }));
+        return user;
     }
 
     public override async Task<ListUserEventsResponse> ListUserEvents(ListUserEventsRequest request, ServerCallContext context)
@@ -224,6 +238,98 @@ internal sealed class IngestionService(
         return auth;
     }
 
+    public override async Task<SegmentSyncAuth> GetSegmentSyncAuth(GetSegmentSyncAuthRequest request, ServerCallContext context)
+    {
+        if (string.IsNullOrEmpty(request.ConfigName) || request.ConfigName.Length > 64)
+        {
+            throw Invalid("config_name", "must be 1-64 characters");
+        }
+        var found = await StoreAsync(() => syncSecrets.ResolveAsync(request.ConfigName));
+        if (found is null)
+        {
+            throw new RpcException(new Status(StatusCode.NotFound, $"No integration config named '{request.ConfigName}' has a sync secret."));
+        }
+
+        var config = new EdgeConfig { ConfigName = found.Config.ConfigName, IdentifierKind = found.Config.IdentifierKind };
+        config.Modules.AddRange(found.Config.Modules);
+        config.EventNameMapping.Add(found.Config.EventNameMapping);
+        return new SegmentSyncAuth
+        {
+            WorkspaceId = found.Workspace.WorkspaceId,
+            RateLimitPerSecond = found.Workspace.RateLimitPerSecond,
+            Config = config,
+            ProtectedSyncSecret = found.ProtectedSecret,
+        };
+    }
+
+    public override async Task<SyncSegmentResponse> SyncSegment(SyncSegmentRequest request, ServerCallContext context)
+    {
+        ValidateSegmentSync(request);
+        return await StoreAsync(() => segmentSync.ApplyAsync(request));
+    }
+
+    private static void ValidateSegmentSync(SyncSegmentRequest request)
+    {
+        AdminService.ValidateWorkspaceId(request.WorkspaceId);
+        if (request.SegmentId <= 0)
+        {
+            throw Invalid("segment_id", "must be a positive Heap segment id");
+        }
+        if (request.SegmentName.Length > 1024)
+        {
+            throw Invalid("segment_name", "must be at most 1024 characters");
+        }
+        switch (request.Action)
+        {
+            case SegmentSyncAction.Drain:
+                if (string.IsNullOrEmpty(request.RequestId) || request.RequestId.Length > 128)
+                {
+                    throw Invalid("request_id", "must be 1-128 characters for a drain");
+                }
+                return;
+            case SegmentSyncAction.Sync:
+                break;
+            default:
+                throw Invalid("action", "must be SEGMENT_SYNC_ACTION_SYNC or SEGMENT_SYNC_ACTION_DRAIN");
+        }
+        if (string.IsNullOrEmpty(request.SyncTaskId) || request.SyncTaskId.Length > 256 || request.SyncTaskId.Any(char.IsControl))
+        {
+            throw Invalid("sync_task_id", "must be 1-256 characters without control characters");
+        }
+        if (request.PageNumber < 1 || request.PageNumber >= RedisHeapSegmentStore.PageFactor)
+        {
+            throw Invalid("page_number", $"must be between 1 and {RedisHeapSegmentStore.PageFactor - 1}");
+        }
+        if (request.TotalPages < request.PageNumber || request.TotalPages >= RedisHeapSegmentStore.PageFactor)
+        {
+            throw Invalid("total_pages", "must be at least page_number");
+        }
+        if (request.Add.Count + request.Remove.Count > MaxSegmentPageUsers)
+        {
+            throw Invalid("add", $"and remove list {request.Add.Count + request.Remove.Count} users; a page may list at most {MaxSegmentPageUsers}");
+        }
+        for (var i = 0; i < request.Add.Count; i++)
+        {
+            ValidateCustomerId(request.Add[i].CustomerId, $"add[{i}].customer_id");
+            if (request.Add[i].Attributes.Keys.Any(k => k.Length is 0 or > 256))
+            {
+                throw Invalid($"add[{i}].attributes", "names must be 1-256 characters");
+            }
+        }
+        for (var i = 0; i < request.Remove.Count; i++)
+        {
+            ValidateCustomerId(request.Remove[i], $"remove[{i}]");
+        }
+    }
+
+    private static void ValidateCustomerId(string customerId, string path)
+    {
+        if (string.IsNullOrEmpty(customerId) || customerId.Length > Identifiers.MaxLength)
+        {
+            throw Invalid(path, $"must be 1-{Identifiers.MaxLength} characters");
+        }
+    }
+
     private void ValidateBatch(string workspaceId, int count, int payloadIds)
     {
         AdminService.ValidateWorkspaceId(workspaceId);
@@ -251,6 +357,10 @@ internal sealed class IngestionService(
         if (e.EventTimeMs <= 0)
         {
             throw Invalid($"{path}.event_time_ms", "must be a positive Unix time in milliseconds");
+        }
+        if (e.Module is not (0 or 2 or 3 or 4))
+        {
+            throw Invalid($"{path}.module", "must be 2 (events), 3 (sessions data) or 4 (custom properties)");
         }
     }
 

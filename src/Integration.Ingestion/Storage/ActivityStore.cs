@@ -106,6 +106,9 @@ internal sealed class RedisActivityStore(IConnectionMultiplexer redis, TimeProvi
     /// <summary>Records per script call: bounds how long one call holds Redis.</summary>
     private const int RecordsPerCall = 64;
 
+    /// <summary>integration.admin.v1.SyncModule EVENTS: what an event without a module came through.</summary>
+    private const int EventsModule = 2;
+
     private static readonly string WriteScript = Scripts.Load("write.lua");
 
     private IDatabase Db => redis.GetDatabase();
@@ -251,7 +254,7 @@ internal sealed class RedisActivityStore(IConnectionMultiplexer redis, TimeProvi
                 args[a++] = e.EventName;
                 args[a++] = EventStream.Encode(new EventStreamEntry(record.Id, cid, e.EventName, e.EventTimeMs,
                     record.ReceivedMs > 0 ? record.ReceivedMs : now, record.ConfigName, AttributeJson.ToJsonObject(e.Attributes),
-                    record.TraceParent, Replayed: record.ReceivedMs > 0));
+                    record.TraceParent, Replayed: record.ReceivedMs > 0, Module: e.Module));
                 args[a++] = cid;
                 args[a++] = floors[ws];
                 args[a++] = e.User.UpdatedAtMs > 0 ? e.User.UpdatedAtMs : RedisValue.EmptyString;
@@ -350,6 +353,8 @@ internal sealed class RedisActivityStore(IConnectionMultiplexer redis, TimeProvi
                 EventName = e.EventName,
                 EventTimeMs = e.EventTimeMs,
                 ConfigName = e.ConfigName,
+                // Events stored before modules were told apart all came through the events module.
+                Module = e.Module == 0 ? EventsModule : e.Module,
             };
             using var json = JsonDocument.Parse(e.AttributesJson);
             AttributeJson.ReadObject(json.RootElement, stored.Attributes);

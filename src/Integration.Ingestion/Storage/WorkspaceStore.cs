@@ -34,15 +34,36 @@ internal interface IWorkspaceStore
     /// <summary>Saves a config; false if it exists and <paramref name="upsert"/> is off.</summary>
     Task<bool> SaveConfigAsync(string workspaceId, ConfigRecord config, bool upsert);
     Task<IReadOnlyList<ConfigRecord>> ListConfigsAsync(string workspaceId);
+    Task<ConfigRecord?> GetConfigAsync(string workspaceId, string configName);
+    /// <summary>Deletes a config, its sync secret and its claim on the name for segment sync.</summary>
     Task<bool> DeleteConfigAsync(string workspaceId, string configName);
+
+    /// <summary>
+    /// The workspace whose config of this name carries a sync secret, or null. The segment-sync URL names only the config,
+    /// so such a name belongs to one workspace (the claim), whatever other workspaces name their configs.
+    /// </summary>
+    Task<string?> GetSyncClaimAsync(string configName);
+    /// <summary>Claims the name for the workspace; false if another workspace holds it (pass it as <paramref name="takeOverFrom"/> to replace a dead claim).</summary>
+    Task<bool> ClaimSyncNameAsync(string configName, string workspaceId, string? takeOverFrom = null);
+    /// <summary>Stores the config's sync secret (already encrypted) under the claim.</summary>
+    Task SetSyncSecretAsync(string workspaceId, string configName, string protectedSecret);
+    /// <summary>The config's encrypted sync secret, or null.</summary>
+    Task<string?> GetSyncSecretAsync(string workspaceId, string configName);
+    /// <summary>The names of the workspace's configs that carry a sync secret.</summary>
+    Task<IReadOnlySet<string>> ListSyncSecretNamesAsync(string workspaceId);
+    /// <summary>Removes the config's sync secret and releases the name; false if it had none.</summary>
+    Task<bool> DeleteSyncSecretAsync(string workspaceId, string configName);
 }
 
 internal sealed class RedisWorkspaceStore(IConnectionMultiplexer redis) : IWorkspaceStore
 {
     private const string WorkspacesKey = "workspaces";
+    // Global (no hash tag): config name → the workspace whose config of that name carries a sync secret. Single-key commands only.
+    private const string SyncClaimsKey = "syncnames";
 
     private static RedisKey WorkspaceKey(string ws) => $"ws:{{{ws}}}";
     private static RedisKey ConfigsKey(string ws) => $"ws:{{{ws}}}:configs";
+    private static RedisKey SyncSecretsKey(string ws) => $"ws:{{{ws}}}:syncsecrets";
 
     // Creating sets every field at once and only if the workspace is new (or upsert is asked for).
     private static readonly LuaScript CreateScript = LuaScript.Prepare("""
@@ -127,8 +148,40 @@ internal sealed class RedisWorkspaceStore(IConnectionMultiplexer redis) : IWorks
             .ToList();
     }
 
-    public Task<bool> DeleteConfigAsync(string workspaceId, string configName) =>
-        Db.HashDeleteAsync(ConfigsKey(workspaceId), configName);
+    public async Task<ConfigRecord?> GetConfigAsync(string workspaceId, string configName)
+    {
+        var json = await Db.HashGetAsync(ConfigsKey(workspaceId), configName);
+        return json.IsNull ? null : JsonSerializer.Deserialize(json.ToString(), StorageJsonContext.Default.ConfigRecord);
+    }
+
+    public async Task<bool> DeleteConfigAsync(string workspaceId, string configName)
+    {
+        var deleted = await Db.HashDeleteAsync(ConfigsKey(workspaceId), configName);
+        await DeleteSyncSecretAsync(workspaceId, configName);
+        return deleted;
+    }
+
+    public async Task<string?> GetSyncClaimAsync(string configName) => await Db.HashGetAsync(SyncClaimsKey, configName);
+
+    public async Task<bool> ClaimSyncNameAsync(string configName, string workspaceId, string? takeOverFrom = null) =>
+        (int)await Db.ScriptEvaluateAsync(LuaScripts.Get("sync_claim.lua"), [SyncClaimsKey], [configName, workspaceId, takeOverFrom ?? ""]) == 1;
+
+    public Task SetSyncSecretAsync(string workspaceId, string configName, string protectedSecret) =>
+        Db.HashSetAsync(SyncSecretsKey(workspaceId), configName, protectedSecret);
+
+    public async Task<string?> GetSyncSecretAsync(string workspaceId, string configName) =>
+        await Db.HashGetAsync(SyncSecretsKey(workspaceId), configName);
+
+    public async Task<IReadOnlySet<string>> ListSyncSecretNamesAsync(string workspaceId) =>
+        (await Db.HashKeysAsync(SyncSecretsKey(workspaceId))).Select(k => k.ToString()).ToHashSet(StringComparer.Ordinal);
+
+    public async Task<bool> DeleteSyncSecretAsync(string workspaceId, string configName)
+    {
+        // The secret first: a claim without a secret is dead and can be taken over, a secret without its claim would be unreachable.
+        var deleted = await Db.HashDeleteAsync(SyncSecretsKey(workspaceId), configName);
+        await Db.ScriptEvaluateAsync(LuaScripts.Get("sync_release.lua"), [SyncClaimsKey], [configName, workspaceId]);
+        return deleted;
+    }
 
     /// <summary>SHA-256 of a data API key, as stored and as the edge compares it.</summary>
     public static byte[] HashKey(string key) => SHA256.HashData(Encoding.UTF8.GetBytes(key));
