@@ -148,14 +148,30 @@ public sealed class SegmentBuilderTests(CampaignsFixture fixture) : IClassFixtur
     }
 
     [Fact]
-    public async Task HeapSegmentConditionsSeeNoMembershipUntilSegmentsAreSynced()
+    public async Task HeapSegmentConditionsSelectTheUsersHeapSyncedIntoTheSegment()
     {
         var ws = await SeedAsync();
-        var inSegment = new Filter { HeapSegment = new HeapSegmentFilter { SegmentId = "seg-1" } };
-        var notIn = new Filter { HeapSegment = new HeapSegmentFilter { SegmentId = "seg-1", NotIn = true } };
+        var ingestion = new Ingestion.V1.Ingestion.IngestionClient(fixture.IngestionChannel);
+        var page = new Ingestion.V1.SyncSegmentRequest
+        {
+            WorkspaceId = ws, ConfigName = "test", Action = Ingestion.V1.SegmentSyncAction.Sync, SegmentId = 1338065,
+            SegmentName = "Free Customers", SyncTaskId = "t1", PageNumber = 1, TotalPages = 1,
+            Add = { new Ingestion.V1.SegmentSyncUser { CustomerId = "ada" }, new Ingestion.V1.SegmentSyncUser { CustomerId = "bob" } },
+        };
+        await ingestion.SyncSegmentAsync(page, deadline: CampaignsFixture.Deadline());
+        await ingestion.SyncSegmentAsync(new Ingestion.V1.SyncSegmentRequest
+        {
+            WorkspaceId = ws, ConfigName = "test", Action = Ingestion.V1.SegmentSyncAction.Sync, SegmentId = 1338065,
+            SegmentName = "Free Customers", SyncTaskId = "t2", PageNumber = 1, TotalPages = 1, Remove = { "bob" },
+        }, deadline: CampaignsFixture.Deadline());
+        var inSegment = new Filter { HeapSegment = new HeapSegmentFilter { SegmentId = "1338065" } };
+        var notIn = new Filter { HeapSegment = new HeapSegmentFilter { SegmentId = "1338065", NotIn = true } };
+        var otherSegment = new Filter { HeapSegment = new HeapSegmentFilter { SegmentId = "42" } };
 
-        Assert.Empty(await UsersAsync(ws, Segment(false, inSegment)));
-        Assert.Equal(["ada", "bob", "cy"], await UsersAsync(ws, Segment(false, notIn)));
+        Assert.Equal(["ada"], await UsersAsync(ws, Segment(false, inSegment)));
+        Assert.Equal(["bob", "cy"], await UsersAsync(ws, Segment(false, notIn)));
+        Assert.Empty(await UsersAsync(ws, Segment(false, otherSegment)));
+        Assert.Equal(["ada"], await UsersAsync(ws, Segment(false, inSegment, Attribute("plan", AttributeOperator.Equals, "pro-annual"))));
     }
 
     [Fact]

@@ -7,8 +7,8 @@ using InboundBench.Infra;
 namespace InboundBench.Faults;
 
 /// <summary>
-/// Bad input of every kind at the edge, repeated: each answer must be a 4xx in MoEngage's error shape, the edge must stay
-/// up and its memory flat. Valid payloads full of unicode are sent too: they must be accepted (200).
+/// Bad input of every kind at the edge (webhooks and Heap's segment sync), repeated: each answer must be a 4xx in MoEngage's
+/// error shape, the edge must stay up and its memory flat. Valid payloads full of unicode are sent too: they must be accepted (200).
 /// </summary>
 internal static class BadInputSweep
 {
@@ -21,6 +21,10 @@ internal static class BadInputSweep
     {
         await using var stack = await InboundStack.StartAsync();
         var workspace = (await stack.ProvisionAsync("fb", 1, 100_000))[0];
+        // The segment-sync cases are signed with this config's sync secret (or deliberately not).
+        await new Integration.Admin.V1.Admin.AdminClient(stack.Channel).SetSyncSecretAsync(
+            new Integration.Admin.V1.SetSyncSecretRequest { WorkspaceId = workspace.Id, ConfigName = InboundStack.ConfigName, SyncSecret = SyncSecret },
+            new Grpc.Core.Metadata { { "authorization", $"Bearer {InboundStack.AdminToken}" } }, deadline: DateTime.UtcNow.AddSeconds(30));
         using var http = new HttpClient { BaseAddress = stack.EdgeAddress, Timeout = TimeSpan.FromSeconds(30) };
         var cases = Cases().ToList();
         var notes = new List<string>();
@@ -283,9 +287,83 @@ internal static class BadInputSweep
         yield return new Case("unknown config", w => Webhook(w, Json(ValidEvent), path: "/v1/partner/heap-analytics/events/?configName=nope"));
         yield return new Case("missing configName", w => Webhook(w, Json(ValidEvent), path: "/v1/partner/heap-analytics/events/"));
         yield return new Case("unicode configName", w => Webhook(w, Json(ValidEvent), path: "/v1/partner/heap-analytics/events/?configName=%E5%B1%B1"));
-        yield return new Case("unknown module", w => Webhook(w, Json(ValidEvent), path: "/v1/partner/heap-analytics/sessions/?configName=heap"));
+        yield return new Case("unknown module", w => Webhook(w, Json(ValidEvent), path: "/v1/partner/heap-analytics/orders/?configName=heap"));
         yield return new Case("text/plain", w => Webhook(w, new StringContent(ValidEvent, Encoding.UTF8, "text/plain")));
         yield return new Case("no content type", w => Webhook(w, new ByteArrayContent(Encoding.UTF8.GetBytes(ValidEvent))));
+
+        // Heap's segment sync (signed, no Basic auth): signatures, configs, caps and bodies.
+        foreach (var c in SegmentSyncCases())
+        {
+            yield return c;
+        }
+    }
+
+    private const string SyncSecret = "sweep-sync-secret-0001";
+
+    private const string ValidSync = """{"id_token":"t","action_type":"segment.users.sync","customer_config":{"fields":[]},"data":{"segment":{"id":1338065,"name":"Free Customers"},"sync_info":{"page_number":1,"total_pages":1,"sync_task_id":"sweep"},"add":[{"id":"sweep@example.com"}],"remove":[]}}""";
+
+    private static IEnumerable<Case> SegmentSyncCases()
+    {
+        yield return new Case("segments: no Heap-Hash", _ => Segments(ValidSync, heapHash: null));
+        yield return new Case("segments: Basic auth instead of Heap-Hash", w => Segments(ValidSync, heapHash: null, authorization: w.BasicAuthorization));
+        yield return new Case("segments: malformed Heap-Hash", _ => Segments(ValidSync, heapHash: "ts:yesterday,hmac:???"));
+        yield return new Case("segments: huge Heap-Hash", _ => Segments(ValidSync, heapHash: "ts:1," + new string('h', 8000)));
+        yield return new Case("segments: wrong HMAC", _ => Segments(ValidSync, HeapHash("not-the-secret", ValidSync)));
+        yield return new Case("segments: signature 2 minutes old", _ => Segments(ValidSync, HeapHash(SyncSecret, ValidSync, DateTimeOffset.UtcNow.AddMinutes(-2))));
+        yield return new Case("segments: signature 1 minute ahead", _ => Segments(ValidSync, HeapHash(SyncSecret, ValidSync, DateTimeOffset.UtcNow.AddMinutes(1))));
+        yield return new Case("segments: body changed after signing", _ => Segments(ValidSync.Replace("sweep@", "mallory@", StringComparison.Ordinal), HeapHash(SyncSecret, ValidSync)));
+        yield return new Case("segments: unknown config", _ => Segments(ValidSync, HeapHash(SyncSecret, ValidSync), configName: "nope"));
+        yield return new Case("segments: missing configName", _ => Segments(ValidSync, HeapHash(SyncSecret, ValidSync), configName: null));
+        yield return new Case("segments: 10 MB with Content-Length", _ => SignedSegments(Encoding.UTF8.GetString(TenMegabytes())));
+        yield return new Case("segments: text/plain", _ => Segments(ValidSync, HeapHash(SyncSecret, ValidSync), contentType: "text/plain"));
+        foreach (var (name, body) in new[]
+        {
+            ("not json", "hello"),
+            ("truncated", ValidSync[..60]),
+            ("array", "[]"),
+            ("unknown action", ValidSync.Replace("segment.users.sync", "segment.users.explode", StringComparison.Ordinal)),
+            ("segment id text", ValidSync.Replace("1338065", "\"seg\"", StringComparison.Ordinal)),
+            ("page 0", ValidSync.Replace("\"page_number\":1", "\"page_number\":0", StringComparison.Ordinal)),
+            ("total below page", ValidSync.Replace("\"total_pages\":1", "\"total_pages\":0", StringComparison.Ordinal).Replace("\"page_number\":1", "\"page_number\":2", StringComparison.Ordinal)),
+            ("no sync_info", ValidSync.Replace("\"sync_info\":{\"page_number\":1,\"total_pages\":1,\"sync_task_id\":\"sweep\"},", "", StringComparison.Ordinal)),
+            ("add not an array", ValidSync.Replace("[{\"id\":\"sweep@example.com\"}]", "{\"id\":\"sweep@example.com\"}", StringComparison.Ordinal)),
+            ("user without id", ValidSync.Replace("{\"id\":\"sweep@example.com\"}", "{\"email\":\"sweep@example.com\"}", StringComparison.Ordinal)),
+            ("only invalid identifiers", ValidSync.Replace("sweep@example.com", "unknown", StringComparison.Ordinal)),
+            ("drain listing users", ValidSync.Replace("segment.users.sync", "segment.users.drain", StringComparison.Ordinal)),
+            ("11,000 users", ValidSync.Replace("[{\"id\":\"sweep@example.com\"}]",
+                "[" + string.Join(",", Enumerable.Range(0, 11_000).Select(i => $"{{\"id\":\"u{i}@example.com\"}}")) + "]", StringComparison.Ordinal)),
+            ("deep nesting", string.Concat(Enumerable.Repeat("{\"a\":", 20_000)) + "1" + new string('}', 20_000)),
+        })
+        {
+            yield return new Case($"segments: {name}", _ => SignedSegments(body));
+        }
+    }
+
+    private static HttpRequestMessage SignedSegments(string body) => Segments(body, HeapHash(SyncSecret, body));
+
+    private static string HeapHash(string secret, string body, DateTimeOffset? at = null)
+    {
+        var ts = (at ?? DateTimeOffset.UtcNow).ToUnixTimeMilliseconds().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var digest = System.Security.Cryptography.HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), Encoding.UTF8.GetBytes(ts + body));
+        return $"ts:{ts},hmac:{Convert.ToHexStringLower(digest)}";
+    }
+
+    private static HttpRequestMessage Segments(string body, string? heapHash, string? configName = InboundStack.ConfigName,
+        string contentType = "application/json", string? authorization = null)
+    {
+        var content = new ByteArrayContent(Encoding.UTF8.GetBytes(body));
+        content.Headers.ContentType = new MediaTypeHeaderValue(contentType);
+        var query = configName is null ? "" : $"?configName={configName}";
+        var request = new HttpRequestMessage(HttpMethod.Post, $"/v1/partner/heap-analytics/segments/{query}") { Content = content };
+        if (heapHash is not null)
+        {
+            request.Headers.TryAddWithoutValidation("Heap-Hash", heapHash);
+        }
+        if (authorization is not null)
+        {
+            request.Headers.TryAddWithoutValidation("Authorization", authorization);
+        }
+        return request;
     }
 
     private static Case Json(string name, string body) => new(name, w => Webhook(w, Json(body)));

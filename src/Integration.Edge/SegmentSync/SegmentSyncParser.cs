@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using Integration.Common.V1;
 using Integration.Domain;
 using Integration.Edge.Webhooks;
 using Integration.Ingestion.V1;

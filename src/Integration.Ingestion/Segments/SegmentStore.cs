@@ -62,7 +62,7 @@ internal sealed record SegmentCursor(long[] Ranks)
     }
 }
 
-internal sealed class RedisSegmentStore(IConnectionMultiplexer redis, IActivityStore events) : ISegmentStore
+internal sealed class RedisSegmentStore(IConnectionMultiplexer redis, IActivityStore events, IHeapSegmentStore heapSegments) : ISegmentStore
 {
     private const int Chunk = 250;
 
@@ -182,14 +182,17 @@ internal sealed class RedisSegmentStore(IConnectionMultiplexer redis, IActivityS
     {
         var profileTask = db.HashGetAllAsync(UserKeyspace.Profile(ws, cid));
         var statsTask = db.HashGetAllAsync(UserKeyspace.Aggregates(ws, cid));
+        var membershipsTask = heapSegments.GetMembershipsAsync(ws, [cid]);
         var profile = await profileTask;
         var stats = await statsTask;
+        var memberships = await membershipsTask;
         if (profile.Length == 0 && stats.Length == 0)
         {
             return null;
         }
 
         var user = RedisActivityStore.ToUser(ws, cid, profile, stats);
+        memberships[0].AddTo(user);
         var matches = await SegmentRules.MatchesAsync(segment, new StoredUserFacts(db, events, user), asOfMs);
         return (user, matches);
     }
@@ -211,8 +214,9 @@ internal sealed class StoredUserFacts(IDatabase db, IActivityStore events, User 
         return _aggregates.TryGetValue(eventName, out var s) ? new EventAggregate(s.Count, s.FirstTimeMs, s.LastTimeMs) : default;
     }
 
-    // Heap segment membership arrives with segment sync (issue 17); until it is stored no user is in any segment.
-    public bool InHeapSegment(string segmentId) => false;
+    // Heap's segment ids are numbers; a definition names them as text.
+    public bool InHeapSegment(string segmentId) =>
+        user.HeapSegments.Any(s => s.SegmentId.ToString(CultureInfo.InvariantCulture) == segmentId);
 
     public async ValueTask<long> CountAsync(string eventName, long fromMs, long toMs)
     {

@@ -182,12 +182,7 @@ internal sealed class IngestionService(
             ?? throw new RpcException(new Status(StatusCode.NotFound,
                 $"No user '{customerId}' in workspace '{request.WorkspaceId}'."));
         var memberships = await StoreAsync(() => heapSegments.GetMembershipsAsync(request.WorkspaceId, [customerId]));
-        user.HeapSegments.AddRange(memberships[0].Select(m => new HeapSegmentMembership
-        {
-            SegmentId = m.SegmentId,
-            Name = m.Name,
-            SinceMs = m.SinceMs,
-        }));
+        memberships[0].AddTo(user);
         return user;
     }
 

@@ -24,6 +24,13 @@ internal enum MembershipChange
 /// <summary>A user's membership of a Heap segment, as read.</summary>
 internal sealed record HeapSegmentMember(long SegmentId, string Name, long SinceMs);
 
+internal static class HeapSegmentMembers
+{
+    /// <summary>Puts a user's memberships on the <see cref="V1.User"/> that GetUser and the segment API answer.</summary>
+    public static void AddTo(this IReadOnlyList<HeapSegmentMember> members, V1.User user) =>
+        user.HeapSegments.AddRange(members.Select(m => new V1.HeapSegmentMembership { SegmentId = m.SegmentId, Name = m.Name, SinceMs = m.SinceMs }));
+}
+
 /// <summary>Owns the Heap segment keys (docs/keyspace.md): the workspace's segment registry, sync tasks and each user's memberships.</summary>
 internal interface IHeapSegmentStore
 {
@@ -59,18 +66,22 @@ internal sealed class RedisHeapSegmentStore(IConnectionMultiplexer redis, TimePr
     private const int UsersPerCall = 256;
 
     // Segment-wide keys carry the workspace tag (a few per segment, touched once per page); a user's memberships carry the
-    // same tag as the user's other keys, so they live in the user's slot.
+    // user's partition tag (UserKeyspace owns that rule), so they live in the slot of the user's other keys.
     private static RedisKey RegistryKey(string ws) => $"hsegs:{{{ws}}}";
     private static RedisKey TaskKey(string ws, long segmentId, string taskId) => $"hsegtask:{{{ws}}}:{segmentId}:{taskId}";
     private static RedisKey DrainRequestKey(string ws, string requestId) => $"hsegreq:{{{ws}}}:{requestId}";
-    private static RedisKey MembershipKey(string ws, string cid) => $"hseg:{{{ws}}}:{cid}";
+    private static RedisKey MembershipKey(string ws, string cid) => $"m{UserKeyspace.Tag(ws, cid)}{ws}:{cid}";
+
+    private static readonly string BeginScript = Scripts.Load("segment_begin.lua");
+    private static readonly string ApplyScript = Scripts.Load("segment_apply.lua");
+    private static readonly string FinishScript = Scripts.Load("segment_finish.lua");
 
     private IDatabase Db => redis.GetDatabase();
 
     public async Task<SegmentSyncStart> BeginPageAsync(string workspaceId, long segmentId, string name, string taskId, int page, int totalPages)
     {
         using var activity = StartCall("segment page begin");
-        var result = (RedisResult[])(await Db.ScriptEvaluateAsync(LuaScripts.Get("segment_begin.lua"),
+        var result = (RedisResult[])(await Db.ScriptEvaluateAsync(BeginScript,
             [RegistryKey(workspaceId), TaskKey(workspaceId, segmentId, taskId)],
             ["sync", segmentId, name, page, totalPages, (long)TaskRetention.TotalSeconds, PageFactor]))!;
         return new SegmentSyncStart((int)result[0] == 1, (long)result[1] * PageFactor + page, (long)result[2], (int)result[3]);
@@ -79,7 +90,7 @@ internal sealed class RedisHeapSegmentStore(IConnectionMultiplexer redis, TimePr
     public async Task<SegmentSyncStart> DrainAsync(string workspaceId, long segmentId, string name, string requestId)
     {
         using var activity = StartCall("segment drain");
-        var result = (RedisResult[])(await Db.ScriptEvaluateAsync(LuaScripts.Get("segment_begin.lua"),
+        var result = (RedisResult[])(await Db.ScriptEvaluateAsync(BeginScript,
             [RegistryKey(workspaceId), DrainRequestKey(workspaceId, requestId)],
             ["drain", segmentId, name, 0, 0, (long)DrainRequestRetention.TotalSeconds, PageFactor]))!;
         return new SegmentSyncStart((int)result[0] == 1, (long)result[1], (long)result[2], 0);
@@ -108,7 +119,7 @@ internal sealed class RedisHeapSegmentStore(IConnectionMultiplexer redis, TimePr
                     keys[i] = MembershipKey(workspaceId, batch[i].CustomerId);
                     args[4 + i] = batch[i].Joins ? "a" : "r";
                 }
-                var results = (RedisResult[])(await db.ScriptEvaluateAsync(LuaScripts.Get("segment_apply.lua"), keys, args))!;
+                var results = (RedisResult[])(await db.ScriptEvaluateAsync(ApplyScript, keys, args))!;
                 return results.Select(r => (MembershipChange)(int)r).ToList();
             });
     }
@@ -116,7 +127,7 @@ internal sealed class RedisHeapSegmentStore(IConnectionMultiplexer redis, TimePr
     public async Task<int> FinishPageAsync(string workspaceId, long segmentId, string taskId, int page)
     {
         using var activity = StartCall("segment page finish");
-        return (int)await Db.ScriptEvaluateAsync(LuaScripts.Get("segment_finish.lua"), [TaskKey(workspaceId, segmentId, taskId)], [page]);
+        return (int)await Db.ScriptEvaluateAsync(FinishScript, [TaskKey(workspaceId, segmentId, taskId)], [page]);
     }
 
     public async Task<IReadOnlyList<HeapSegmentMember>[]> GetMembershipsAsync(string workspaceId, IReadOnlyList<string> customerIds)

@@ -65,6 +65,9 @@ internal sealed class RedisWorkspaceStore(IConnectionMultiplexer redis) : IWorks
     private static RedisKey ConfigsKey(string ws) => $"ws:{{{ws}}}:configs";
     private static RedisKey SyncSecretsKey(string ws) => $"ws:{{{ws}}}:syncsecrets";
 
+    private static readonly string ClaimScript = Scripts.Load("sync_claim.lua");
+    private static readonly string ReleaseScript = Scripts.Load("sync_release.lua");
+
     // Creating sets every field at once and only if the workspace is new (or upsert is asked for).
     private static readonly LuaScript CreateScript = LuaScript.Prepare("""
         if @upsert == '0' and redis.call('EXISTS', @key) == 1 then return 0 end
@@ -164,7 +167,7 @@ internal sealed class RedisWorkspaceStore(IConnectionMultiplexer redis) : IWorks
     public async Task<string?> GetSyncClaimAsync(string configName) => await Db.HashGetAsync(SyncClaimsKey, configName);
 
     public async Task<bool> ClaimSyncNameAsync(string configName, string workspaceId, string? takeOverFrom = null) =>
-        (int)await Db.ScriptEvaluateAsync(LuaScripts.Get("sync_claim.lua"), [SyncClaimsKey], [configName, workspaceId, takeOverFrom ?? ""]) == 1;
+        (int)await Db.ScriptEvaluateAsync(ClaimScript, [SyncClaimsKey], [configName, workspaceId, takeOverFrom ?? ""]) == 1;
 
     public Task SetSyncSecretAsync(string workspaceId, string configName, string protectedSecret) =>
         Db.HashSetAsync(SyncSecretsKey(workspaceId), configName, protectedSecret);
@@ -179,7 +182,7 @@ internal sealed class RedisWorkspaceStore(IConnectionMultiplexer redis) : IWorks
     {
         // The secret first: a claim without a secret is dead and can be taken over, a secret without its claim would be unreachable.
         var deleted = await Db.HashDeleteAsync(SyncSecretsKey(workspaceId), configName);
-        await Db.ScriptEvaluateAsync(LuaScripts.Get("sync_release.lua"), [SyncClaimsKey], [configName, workspaceId]);
+        await Db.ScriptEvaluateAsync(ReleaseScript, [SyncClaimsKey], [configName, workspaceId]);
         return deleted;
     }
 
