@@ -16,6 +16,7 @@ internal sealed class CampaignMetrics
     private readonly Counter<long> _triggers;
     private readonly Counter<long> _frequencyCapped;
     private readonly Counter<long> _quietHours;
+    private readonly Counter<long> _staleEvents;
     private long _streamLag;
     private long _streamPending;
 
@@ -29,6 +30,8 @@ internal sealed class CampaignMetrics
         _quietHours = meter.CreateCounter<long>("integration.campaigns.quiet_hours", "{user}",
             "Users' sends that fell in a campaign's quiet hours, by outcome: held until the window ends, or dropped.");
         _triggers = meter.CreateCounter<long>("integration.campaigns.triggers", "{event}", "Stream events that triggered an event-triggered campaign.");
+        _staleEvents = meter.CreateCounter<long>("integration.campaigns.triggers.stale", "{event}",
+            "Events that matched an event-triggered campaign but were dated before its activation or older than its max_event_age (backfill); never delivered.");
         meter.CreateObservableGauge("integration.campaigns.trigger_stream.lag", () => Interlocked.Read(ref _streamLag), "{event}",
             "Events in the ingestion streams not yet read by the trigger consumer (sampled every 5 s).");
         meter.CreateObservableGauge("integration.campaigns.trigger_stream.pending", () => Interlocked.Read(ref _streamPending), "{event}",
@@ -44,6 +47,9 @@ internal sealed class CampaignMetrics
     public void FrequencyCapped() => _frequencyCapped.Add(1);
 
     public void QuietHours(bool held) => _quietHours.Add(1, new KeyValuePair<string, object?>("outcome", held ? "held" : "dropped"));
+
+    /// <param name="reason"><c>before_activation</c> or <c>too_old</c> (see <see cref="Model.TriggerFreshness"/>).</param>
+    public void StaleEvents(long count, string reason) => _staleEvents.Add(count, new KeyValuePair<string, object?>("reason", reason));
 
     public void SetTriggerStreamBacklog(long lag, long pending)
     {

@@ -75,7 +75,8 @@ public sealed class TraceTests(AppHostFixture fixture)
         var deadline = DateTime.UtcNow.AddSeconds(60);
         while (true)
         {
-            var body = "{\"customer_id\":\"tracer@example.com\",\"updated_at\":\"2026-11-01T10:00:00Z\",\"first_name\":\"T\",\"last_name\":\"R\"," +
+            // Dated now: an event dated before the campaign's activation would never fire it (the backfill rule).
+            var body = "{\"customer_id\":\"tracer@example.com\",\"updated_at\":\"" + DateTime.UtcNow.ToString("O") + "\",\"first_name\":\"T\",\"last_name\":\"R\"," +
                 "\"email\":\"tracer@example.com\",\"phone\":\"\",\"event_attributes\":{\"event_name\":\"" + probe + "\"}}";
             using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/partner/heap-analytics/events/?configName=heap-demo")
             {

@@ -53,7 +53,7 @@ internal interface IDeadLetterStore
 /// <summary>Where campaigns report users they skipped (a template value was null), so the counters show them.</summary>
 internal interface IDeliverySkips
 {
-    Task RecordSkippedAsync(string workspaceId, string campaignId, string reason, CancellationToken cancellationToken);
+    Task RecordSkippedAsync(string workspaceId, string campaignId, string reason, CancellationToken cancellationToken, long count = 1);
 }
 
 /// <summary>
@@ -411,10 +411,10 @@ internal sealed class RedisDeliveryStore(
             .Select(v => JsonSerializer.Deserialize<DeliveryLogRecord>(v.ToString(), Json)!)
             .ToList();
 
-    public Task RecordSkippedAsync(string workspaceId, string campaignId, string reason, CancellationToken cancellationToken)
+    public Task RecordSkippedAsync(string workspaceId, string campaignId, string reason, CancellationToken cancellationToken, long count = 1)
     {
         var name = DeliveryCounterNames.SkippedPrefix + (string.IsNullOrWhiteSpace(reason) ? "unspecified" : reason.Trim().ToLowerInvariant());
-        return Db.HashIncrementAsync(StatsKey(workspaceId, campaignId), name);
+        return Db.HashIncrementAsync(StatsKey(workspaceId, campaignId), name, count);
     }
 
     private DeliveryRecord Parse(HashEntry[] fields)

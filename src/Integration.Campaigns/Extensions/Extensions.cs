@@ -15,7 +15,14 @@ internal static class Extensions
 {
     public static void AddApplicationServices(this IHostApplicationBuilder builder)
     {
-        builder.AddRedisClient("redis");
+        // As in ingestion and the edge: no generic Redis instrumentation (it profiles every command and holds it for
+        // seconds; the trigger and delivery paths trace their own work), and replies on the .NET thread pool rather
+        // than StackExchange.Redis's own 10 threads (fewer threads to switch between on a small machine).
+        builder.AddRedisClient("redis", configureSettings: s => s.DisableTracing = true, configureOptions: o =>
+        {
+            o.AbortOnConnectFail = false;
+            o.SocketManager = StackExchange.Redis.SocketManager.ThreadPool;
+        });
         // Secrets at rest (sync secrets, secret header values) share one Data Protection key ring in Redis.
         builder.AddSecretProtection();
         builder.AddApiAccess();
@@ -57,6 +64,7 @@ internal static class Extensions
         builder.Services.AddSingleton<IFrequencyCapper, RedisFrequencyCapper>();
         builder.Services.AddSingleton<SendControls>();
         builder.Services.AddSingleton<CampaignSender>();
+        builder.Services.AddSingleton<TriggerIndex>();
         builder.Services.AddSingleton<TriggerConsumer>();
         builder.Services.AddSingleton<PendingStepRunner>();
         builder.Services.AddSingleton<ScheduledRunner>();

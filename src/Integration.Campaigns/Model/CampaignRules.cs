@@ -205,6 +205,12 @@ internal static partial class CampaignRules
                 {
                     throw Invalid("spec.event_triggered.exit_event_name: must differ from the trigger event.");
                 }
+                if (trigger.MaxEventAgeMs != 0
+                    && (trigger.MaxEventAgeMs < TriggerFreshness.MinMaxEventAge.TotalMilliseconds || trigger.MaxEventAgeMs > TriggerFreshness.MaxMaxEventAge.TotalMilliseconds))
+                {
+                    throw Invalid($"spec.event_triggered.max_event_age_ms: between {TriggerFreshness.MinMaxEventAge.TotalMilliseconds:0} (1 minute) and " +
+                        $"{TriggerFreshness.MaxMaxEventAge.TotalMilliseconds:0} (30 days); 0: 1 hour.");
+                }
                 for (var i = 0; i < trigger.EventFilters.Count; i++)
                 {
                     if (AttributeRules.Problem(trigger.EventFilters[i], $"spec.event_triggered.event_filters[{i}]") is { } problem)

@@ -1,39 +1,71 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Globalization;
 using Grpc.Core;
+using Integration.Campaigns.Delivery;
 using Integration.Campaigns.Model;
 using Integration.Campaigns.Sending;
 using Integration.Campaigns.Storage;
 using Integration.Campaigns.Users;
 using Integration.Campaigns.V1;
 using Integration.Common.V1;
-using Integration.Domain.Segments;
 using Integration.Domain;
+using Integration.Domain.Segments;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
 namespace Integration.Campaigns.Runner;
 
+/// <summary>One event as the trigger consumer reads it from a partition of ingestion's stream.</summary>
+internal sealed record TriggerEvent(string Stream, RedisValue EntryId, EventStreamEntry Entry)
+{
+    public string EventId => Entry.EventId;
+    public string CustomerId => Entry.CustomerId;
+    public string EventName => Entry.EventName;
+    public long EventTimeMs => Entry.EventTimeMs;
+    public long ReceivedMs => Entry.ReceivedMs;
+    public string AttributesJson => Entry.AttributesJson;
+    public string TraceParent => Entry.TraceParent;
+
+    /// <summary>The entry's event, or null when it is not one or lacks an id, a user or a name (then it is acknowledged and let go).</summary>
+    public static TriggerEvent? From(string stream, StreamEntry entry) =>
+        EventStream.Decode(name => entry[name], name => entry[name]) is { EventId.Length: > 0, CustomerId.Length: > 0, EventName.Length: > 0 } e
+            // An event the upgrade copied into the partitioned stream was handled (or not) when it arrived.
+            && !e.Replayed
+            ? new TriggerEvent(stream, entry.Id, e)
+            : null;
+}
+
 /// <summary>
 /// Reads ingestion's event streams (every partition of a workspace's stream, <see cref="EventStream"/>) with a
-/// consumer group shared by every runner replica and starts event-triggered campaigns. An entry is acknowledged only after its deliveries and pending steps
-/// are recorded; entries a dead replica left unacknowledged are claimed by the others.
+/// consumer group per partition shared by every runner replica and starts event-triggered
+/// campaigns, a batch of entries at a time, in the order docs/campaigns.md describes: read → match each event against
+/// the workspace's active campaigns (in memory) → backfill rule → one audience call for the whole batch → per user,
+/// in stream order (users in parallel): exit events cancel, triggers render and enqueue (or record the delayed step)
+/// → one acknowledgement for the batch. An entry is acknowledged only after its deliveries and pending steps are
+/// recorded; entries a dead replica left unacknowledged are claimed by the others.
 /// </summary>
 internal sealed partial class TriggerConsumer(
     IConnectionMultiplexer redis,
     ICampaignStore store,
+    TriggerIndex index,
     IPendingSendStore pending,
     ITriggerMarkers markers,
     IUserDirectory users,
     CampaignSender sender,
+    IDeliverySkips skips,
     CampaignMetrics metrics,
     IOptions<CampaignsOptions> options,
     TimeProvider time,
     ILogger<TriggerConsumer> logger)
 {
     private const int ReadBatch = 100;
+    private const int UsersInParallel = 32;
+
+    /// <summary>How long "this workspace has active campaigns" is believed before it is asked again.</summary>
+    private static readonly TimeSpan GateAge = TimeSpan.FromSeconds(1);
+
     private readonly ConcurrentDictionary<string, IReadOnlyList<string>> _streams = new();
+    private readonly ConcurrentDictionary<string, long> _nextClaimMs = new();
     private readonly string _consumer = options.Value.ConsumerName.Length > 0
         ? options.Value.ConsumerName
         : $"{Environment.MachineName}-{Environment.ProcessId}";
@@ -41,17 +73,9 @@ internal sealed partial class TriggerConsumer(
     /// <summary>Reads and handles what is waiting in every relevant stream; returns how many entries were handled.</summary>
     public async Task<int> PollOnceAsync(CancellationToken cancellationToken)
     {
-        var handled = 0;
-        foreach (var workspaceId in await store.TriggerWorkspacesAsync())
-        {
-            var campaigns = await store.ActiveEventTriggeredAsync(workspaceId);
-            if (campaigns.Count == 0)
-            {
-                continue;
-            }
-            handled += await PollWorkspaceAsync(workspaceId, campaigns, cancellationToken);
-        }
-        return handled;
+        var workspaces = await store.TriggerWorkspacesAsync();
+        var handled = await Task.WhenAll(workspaces.Select(ws => PollWorkspaceAsync(ws, cancellationToken)));
+        return handled.Sum();
     }
 
     /// <summary>
@@ -67,10 +91,7 @@ internal sealed partial class TriggerConsumer(
         }
         var db = redis.GetDatabase();
         var streams = new List<string>(EventStream.Keys(workspaceId));
-        foreach (var stream in streams)
-        {
-            await CreateGroupAsync(db, stream);
-        }
+        await Task.WhenAll(streams.Select(stream => CreateGroupAsync(db, stream)));
         var legacy = EventStream.LegacyKey(workspaceId);
         if (await db.KeyExistsAsync(legacy))
         {
@@ -92,122 +113,231 @@ internal sealed partial class TriggerConsumer(
         }
     }
 
-    private async Task<int> PollWorkspaceAsync(string workspaceId, IReadOnlyList<Campaign> campaigns, CancellationToken cancellationToken)
+    private async Task<int> PollWorkspaceAsync(string workspaceId, CancellationToken cancellationToken)
     {
-        var handled = 0;
-        foreach (var stream in await EnsureGroupAsync(workspaceId))
+        if ((await index.GetAsync(workspaceId, GateAge)).IsEmpty)
         {
-            handled += await PollStreamAsync(workspaceId, stream, campaigns, cancellationToken);
+            return 0;
         }
-        return handled;
+        // Every partition is read at once and what came back is handled as one batch (one audience call); a user's
+        // events are all in one partition, so their order holds.
+        var streams = await EnsureGroupAsync(workspaceId);
+        var reads = await Task.WhenAll(streams.Select(ReadAsync));
+        var entries = reads.SelectMany((read, i) => read.Select(entry => (Stream: streams[i], Entry: entry))).ToList();
+        if (entries.Count == 0)
+        {
+            return 0;
+        }
+        // Asked after the read: a campaign activated before an event was stored is in this answer.
+        var triggers = await index.CurrentAsync(workspaceId);
+        var done = await HandleBatchAsync(workspaceId, triggers, entries, cancellationToken);
+        var db = redis.GetDatabase();
+        await Task.WhenAll(done.GroupBy(d => d.Stream, StringComparer.Ordinal)
+            .Select(g => db.StreamAcknowledgeAsync(g.Key, options.Value.ConsumerGroup, g.Select(d => d.Id).ToArray())));
+        return entries.Count;
     }
 
-    private async Task<int> PollStreamAsync(string workspaceId, RedisKey stream, IReadOnlyList<Campaign> campaigns, CancellationToken cancellationToken)
+    private async Task<List<StreamEntry>> ReadAsync(string stream)
     {
         var db = redis.GetDatabase();
         var group = options.Value.ConsumerGroup;
-
-        var stale = await db.StreamAutoClaimAsync(stream, group, _consumer, options.Value.ClaimIdleSeconds * 1000L, "0-0", ReadBatch);
-        var fresh = await db.StreamReadGroupAsync(stream, group, _consumer, StreamPosition.NewMessages, ReadBatch);
-        var handled = 0;
-        foreach (var entry in stale.ClaimedEntries.Concat(fresh))
+        var entries = new List<StreamEntry>();
+        if (ClaimDue(stream))
         {
-            if (entry.IsNull)
+            // Entries a dead consumer read and never acknowledged; looked for now and then, not on every poll.
+            var stale = await db.StreamAutoClaimAsync(stream, group, _consumer, options.Value.ClaimIdleSeconds * 1000L, "0-0", ReadBatch);
+            entries.AddRange(stale.ClaimedEntries.Where(e => !e.IsNull));
+        }
+        entries.AddRange((await db.StreamReadGroupAsync(stream, group, _consumer, StreamPosition.NewMessages, ReadBatch)).Where(e => !e.IsNull));
+        return entries;
+    }
+
+    private bool ClaimDue(string stream)
+    {
+        var now = Environment.TickCount64;
+        if (now < _nextClaimMs.GetValueOrDefault(stream))
+        {
+            return false;
+        }
+        _nextClaimMs[stream] = now + Math.Max(1000, options.Value.ClaimIdleSeconds * 1000L / 4);
+        return true;
+    }
+
+    /// <summary>Handles a batch of entries; returns the ids to acknowledge (all but those deferred by a transient failure).</summary>
+    private async Task<List<(string Stream, RedisValue Id)>> HandleBatchAsync(string workspaceId, WorkspaceTriggers triggers,
+        List<(string Stream, StreamEntry Entry)> entries,
+        CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        var done = new List<(string Stream, RedisValue Id)>(entries.Count);
+        var work = new List<(TriggerEvent Event, Campaign[] Exits, List<(Campaign Campaign, Dictionary<string, AttributeValue> Attributes)> Candidates)>();
+        var stale = new Dictionary<(string CampaignId, string Reason), long>();
+        foreach (var (stream, entry) in entries)
+        {
+            var e = TriggerEvent.From(stream, entry);
+            var exits = e is null ? null : triggers.ByExitEvent.GetValueOrDefault(e.EventName);
+            var candidates = e is null ? null : Candidates(e, triggers, now, stale);
+            if (e is null || (exits is null && candidates is null))
             {
+                done.Add((stream, entry.Id));
                 continue;
             }
+            work.Add((e, exits ?? [], candidates ?? []));
+        }
+        await RecordStaleAsync(workspaceId, stale, cancellationToken);
+        if (work.Count == 0)
+        {
+            return done;
+        }
+
+        // One audience call for the batch: each user once per campaign, whatever number of events they sent.
+        var wanted = work.SelectMany(w => w.Candidates.Select(c => (w.Event.CustomerId, c.Campaign))).Distinct().ToList();
+        var found = new Dictionary<(string CustomerId, string CampaignId), UserLookup?>();
+        if (wanted.Count > 0)
+        {
+            IReadOnlyList<UserLookup?> lookups;
             try
             {
-                await HandleAsync(workspaceId, campaigns, entry, cancellationToken);
+                lookups = await users.FindManyAsync(workspaceId, wanted.Select(w => (w.CustomerId, (SegmentDefinition?)w.Campaign.Spec.Audience)).ToList(),
+                    now, cancellationToken);
             }
             catch (Exception ex) when (IsTransient(ex) && !cancellationToken.IsCancellationRequested)
             {
                 // Left unacknowledged: claimed again after ClaimIdleSeconds, by this replica or another.
-                LogEntryDeferred(ex, workspaceId, entry.Id.ToString());
+                LogBatchDeferred(ex, workspaceId, work.Count);
+                return done;
+            }
+            for (var i = 0; i < wanted.Count; i++)
+            {
+                found[(wanted[i].CustomerId, wanted[i].Campaign.CampaignId)] = lookups[i];
+            }
+        }
+
+        // A user's events in stream order (a trigger then its exit event must cancel it); different users in parallel.
+        var handled = new ConcurrentBag<(string Stream, RedisValue Id)>();
+        await Parallel.ForEachAsync(work.GroupBy(w => w.Event.CustomerId, StringComparer.Ordinal),
+            new ParallelOptions { MaxDegreeOfParallelism = UsersInParallel, CancellationToken = cancellationToken },
+            async (userEvents, ct) =>
+            {
+                foreach (var (e, exits, candidates) in userEvents)
+                {
+                    try
+                    {
+                        await HandleAsync(workspaceId, e, exits, candidates, found, now, ct);
+                    }
+                    catch (Exception ex) when (IsTransient(ex) && !ct.IsCancellationRequested)
+                    {
+                        // This event and the user's later ones stay unacknowledged, so their order is kept when claimed again.
+                        LogEntryDeferred(ex, workspaceId, e.EntryId.ToString());
+                        return;
+                    }
+                    catch (Exception ex) when (!ct.IsCancellationRequested)
+                    {
+                        // Retrying a broken entry forever would stall nothing but fill the logs; it is logged and let go.
+                        LogEntryFailed(ex, workspaceId, e.EntryId.ToString());
+                    }
+                    handled.Add((e.Stream, e.EntryId));
+                }
+            });
+        done.AddRange(handled);
+        return done;
+    }
+
+    /// <summary>
+    /// The campaigns the event may trigger: its name, its attribute filters and the backfill rule; null if none.
+    /// Events the backfill rule refuses are counted in <paramref name="stale"/>.
+    /// </summary>
+    private static List<(Campaign, Dictionary<string, AttributeValue>)>? Candidates(TriggerEvent e, WorkspaceTriggers triggers,
+        DateTimeOffset now, Dictionary<(string, string), long> stale)
+    {
+        if (!triggers.ByEvent.TryGetValue(e.EventName, out var campaigns))
+        {
+            return null;
+        }
+        List<(Campaign, Dictionary<string, AttributeValue>)>? result = null;
+        Dictionary<string, AttributeValue>? attributes = null;
+        foreach (var campaign in campaigns)
+        {
+            attributes ??= AttributeJson.Parse(e.AttributesJson);
+            if (!campaign.Spec.EventTriggered.EventFilters.All(f => AttributeRules.Matches(f, attributes.GetValueOrDefault(f.Attribute), now.ToUnixTimeMilliseconds())))
+            {
                 continue;
             }
-            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+            if (TriggerFreshness.Refusal(campaign, e.EventTimeMs, e.ReceivedMs, now.ToUnixTimeMilliseconds()) is { } reason)
             {
-                // Retrying a broken entry forever would stall nothing but fill the logs; it is logged and let go.
-                LogEntryFailed(ex, workspaceId, entry.Id.ToString());
+                stale[(campaign.CampaignId, reason)] = stale.GetValueOrDefault((campaign.CampaignId, reason)) + 1;
+                continue;
             }
-            await db.StreamAcknowledgeAsync(stream, group, entry.Id);
-            handled++;
+            (result ??= []).Add((campaign, attributes));
         }
-        return handled;
+        return result;
+    }
+
+    /// <summary>Backfilled events are counted per campaign (<c>skipped:stale_event</c>) and in the metric, once per batch.</summary>
+    private async Task RecordStaleAsync(string workspaceId, Dictionary<(string CampaignId, string Reason), long> stale, CancellationToken cancellationToken)
+    {
+        foreach (var ((campaignId, reason), count) in stale)
+        {
+            metrics.StaleEvents(count, reason);
+        }
+        foreach (var byCampaign in stale.GroupBy(s => s.Key.CampaignId))
+        {
+            var count = byCampaign.Sum(s => s.Value);
+            await skips.RecordSkippedAsync(workspaceId, byCampaign.Key, TriggerFreshness.StaleEvent, cancellationToken, count);
+            LogStale(byCampaign.Key, count);
+        }
     }
 
     private static bool IsTransient(Exception ex) =>
         ex is RedisConnectionException or RedisTimeoutException or TimeoutException
         || (ex is RpcException rpc && RpcFailures.IsTransient(rpc));
 
-    private async Task HandleAsync(string workspaceId, IReadOnlyList<Campaign> campaigns, StreamEntry entry, CancellationToken cancellationToken)
+    private async Task HandleAsync(string workspaceId, TriggerEvent e, Campaign[] exits,
+        List<(Campaign Campaign, Dictionary<string, AttributeValue> Attributes)> candidates,
+        Dictionary<(string CustomerId, string CampaignId), UserLookup?> found, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        if (EventStream.Decode(name => entry[name], name => entry[name]) is not { } e
-            || e.EventId.Length == 0 || e.CustomerId.Length == 0 || e.EventName.Length == 0
-            // An event the upgrade copied into the partitioned stream was handled (or not) when it arrived.
-            || e.Replayed)
-        {
-            return;
-        }
-        var (eventId, customerId, eventName, eventTimeMs, attributesJson, traceParent) =
-            (e.EventId, e.CustomerId, e.EventName, e.EventTimeMs, e.AttributesJson, e.TraceParent);
-        Dictionary<string, AttributeValue>? attributes = null;
-
-        // The webhook's trace continues here: what this entry triggers (look-ups, deliveries, pending steps)
-        // is one child of the span that stored the event.
-        ActivityContext.TryParse(traceParent, null, isRemote: true, out var webhook);
+        // The webhook's trace continues here: what this entry triggers (deliveries, pending steps) is one child of
+        // the span that stored the event.
+        ActivityContext.TryParse(e.TraceParent, null, isRemote: true, out var webhook);
         using var activity = CampaignMetrics.Source.StartActivity("campaign trigger", ActivityKind.Consumer, webhook);
-        activity?.SetTag("campaigns.event_name", eventName);
+        activity?.SetTag("campaigns.event_name", e.EventName);
         activity?.SetTag("campaigns.workspace", workspaceId);
-        traceParent = activity?.Id ?? traceParent;
+        var traceParent = activity?.Id ?? e.TraceParent;
 
-        foreach (var campaign in campaigns)
+        foreach (var campaign in exits)
         {
-            var trigger = campaign.Spec.EventTriggered;
-            if (trigger.ExitEventName == eventName)
+            var cancelled = await pending.CancelAsync(workspaceId, campaign.CampaignId, e.CustomerId);
+            if (cancelled > 0)
             {
-                var cancelled = await pending.CancelAsync(workspaceId, campaign.CampaignId, customerId);
-                if (cancelled > 0)
-                {
-                    LogExited(campaign.CampaignId, customerId, cancelled, eventName);
-                }
+                LogExited(campaign.CampaignId, e.CustomerId, cancelled, e.EventName);
             }
-            if (trigger.EventName != eventName)
-            {
-                continue;
-            }
-            attributes ??= AttributeJson.Parse(attributesJson);
-            var now = time.GetUtcNow();
-            if (!trigger.EventFilters.All(f => AttributeRules.Matches(f, attributes.GetValueOrDefault(f.Attribute), now.ToUnixTimeMilliseconds())))
-            {
-                continue;
-            }
-            var lookup = await users.FindAsync(workspaceId, customerId, campaign.Spec.Audience, now, cancellationToken);
+        }
+        foreach (var (campaign, attributes) in candidates)
+        {
+            var lookup = found.GetValueOrDefault((e.CustomerId, campaign.CampaignId));
             if (lookup is not { InAudience: true })
             {
                 continue;
             }
-            if (trigger.FirstTimeOnly && !await IsFirstTimeAsync(campaign, lookup, eventName, eventTimeMs, eventId))
+            if (campaign.Spec.EventTriggered.FirstTimeOnly && !await IsFirstTimeAsync(campaign, lookup, e))
             {
                 continue;
             }
-
             metrics.Triggered();
-            var sendTrigger = new SendTrigger(eventId, attributes, SendTrigger.None, traceParent.Length > 0 ? traceParent : null);
-            await StartSequenceAsync(campaign, lookup, sendTrigger, eventTimeMs, attributesJson, now, cancellationToken);
+            var sendTrigger = new SendTrigger(e.EventId, attributes, SendTrigger.None, traceParent.Length > 0 ? traceParent : null);
+            await StartSequenceAsync(campaign, lookup, sendTrigger, e.EventTimeMs, e.AttributesJson, now, cancellationToken);
         }
     }
 
-    private async Task<bool> IsFirstTimeAsync(Campaign campaign, UserLookup lookup, string eventName, long eventTimeMs, string eventId)
+    private async Task<bool> IsFirstTimeAsync(Campaign campaign, UserLookup lookup, TriggerEvent e)
     {
         // On event time: the first occurrence ever, even if an earlier one arrives later; the marker makes it once per user.
-        var stats = lookup.User.Events.FirstOrDefault(e => e.EventName == eventName);
-        if (stats is null || stats.FirstTimeMs != eventTimeMs)
+        var stats = lookup.User.Events.FirstOrDefault(s => s.EventName == e.EventName);
+        if (stats is null || stats.FirstTimeMs != e.EventTimeMs)
         {
             return false;
         }
-        return await markers.TryMarkFirstAsync(campaign.WorkspaceId, campaign.CampaignId, lookup.User.CustomerId, eventId);
+        return await markers.TryMarkFirstAsync(campaign.WorkspaceId, campaign.CampaignId, lookup.User.CustomerId, e.EventId);
     }
 
     private async Task StartSequenceAsync(Campaign campaign, UserLookup lookup, SendTrigger trigger, long eventTimeMs, string attributesJson,
@@ -229,9 +359,15 @@ internal sealed partial class TriggerConsumer(
     [LoggerMessage(LogLevel.Warning, "Stream entry {EntryId} of workspace {WorkspaceId} deferred after a transient failure")]
     private partial void LogEntryDeferred(Exception ex, string workspaceId, string entryId);
 
+    [LoggerMessage(LogLevel.Warning, "{Count} stream entries of workspace {WorkspaceId} deferred: the audience check failed transiently")]
+    private partial void LogBatchDeferred(Exception ex, string workspaceId, int count);
+
     [LoggerMessage(LogLevel.Error, "Stream entry {EntryId} of workspace {WorkspaceId} could not be handled and is skipped")]
     private partial void LogEntryFailed(Exception ex, string workspaceId, string entryId);
 
     [LoggerMessage(LogLevel.Information, "Campaign {CampaignId}: {Count} pending steps of user {CustomerId} cancelled by exit event {EventName}")]
     private partial void LogExited(string campaignId, string customerId, int count, string eventName);
+
+    [LoggerMessage(LogLevel.Information, "Campaign {CampaignId}: {Count} events skipped, dated before the activation or older than max_event_age (backfill)")]
+    private partial void LogStale(string campaignId, long count);
 }

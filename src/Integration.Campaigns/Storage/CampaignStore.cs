@@ -21,6 +21,12 @@ internal interface ICampaignStore
 
     Task<IReadOnlyList<Campaign>> ActiveEventTriggeredAsync(string workspaceId);
 
+    /// <summary>
+    /// A number that changes whenever a campaign of the workspace is saved, so a replica can keep its parsed
+    /// active campaigns and ask one GET per poll whether they are still current.
+    /// </summary>
+    Task<long> ChangeVersionAsync(string workspaceId);
+
     Task<IReadOnlyList<Campaign>> ActiveBusinessEventAsync(string workspaceId);
 
     /// <summary>Workspaces that have (or had) active event-triggered campaigns.</summary>
@@ -37,10 +43,12 @@ internal sealed class RedisCampaignStore(IConnectionMultiplexer redis, ISecretPr
     private static RedisKey CampaignsKey(string ws) => $"camps:{{{ws}}}";
     private static RedisKey TriggeredKey(string ws) => $"camps:trig:{{{ws}}}";
     private static RedisKey BusinessKey(string ws) => $"camps:biz:{{{ws}}}";
+    private static RedisKey ChangesKey(string ws) => $"camps:ver:{{{ws}}}";
     private static readonly RedisKey TriggerWorkspacesKey = "campaigns:trigger-workspaces";
 
-    // KEYS: campaign, campaigns, triggered, business. ARGV: expected version, new version, json, created ms, id,
-    // active event-triggered (1/0), active business-event (1/0). One slot: the indexes never disagree with the campaign.
+    // KEYS: campaign, campaigns, triggered, business, changes. ARGV: expected version, new version, json, created ms, id,
+    // active event-triggered (1/0), active business-event (1/0). One slot: the indexes never disagree with the campaign,
+    // and the change counter moves with every save, so cached copies of the indexes know they are stale.
     private const string SaveScript = """
         local v = redis.call('HGET', KEYS[1], 'v')
         if ARGV[1] == '0' then
@@ -52,6 +60,7 @@ internal sealed class RedisCampaignStore(IConnectionMultiplexer redis, ISecretPr
         redis.call('ZADD', KEYS[2], ARGV[4], ARGV[5])
         if ARGV[6] == '1' then redis.call('SADD', KEYS[3], ARGV[5]) else redis.call('SREM', KEYS[3], ARGV[5]) end
         if ARGV[7] == '1' then redis.call('SADD', KEYS[4], ARGV[5]) else redis.call('SREM', KEYS[4], ARGV[5]) end
+        redis.call('INCR', KEYS[5])
         return 1
         """;
 
@@ -87,7 +96,7 @@ internal sealed class RedisCampaignStore(IConnectionMultiplexer redis, ISecretPr
             await Db.SetAddAsync(TriggerWorkspacesKey, ws);
         }
         var result = await Db.ScriptEvaluateAsync(SaveScript,
-            [CampaignKey(ws, campaign.CampaignId), CampaignsKey(ws), TriggeredKey(ws), BusinessKey(ws)],
+            [CampaignKey(ws, campaign.CampaignId), CampaignsKey(ws), TriggeredKey(ws), BusinessKey(ws), ChangesKey(ws)],
             [expectedVersion, campaign.Version, Formatter.Format(Protected(campaign)), campaign.CreatedAtMs, campaign.CampaignId,
              triggered ? 1 : 0, business ? 1 : 0]);
         return (int)result == 1;
@@ -115,6 +124,9 @@ internal sealed class RedisCampaignStore(IConnectionMultiplexer redis, ISecretPr
     public async Task<IReadOnlyList<Campaign>> ActiveEventTriggeredAsync(string workspaceId) =>
         (await LoadAsync(workspaceId, (await Db.SetMembersAsync(TriggeredKey(workspaceId))).Select(v => v.ToString())))
             .Where(c => c.State == CampaignState.Active).ToList();
+
+    public async Task<long> ChangeVersionAsync(string workspaceId) =>
+        (long?)await Db.StringGetAsync(ChangesKey(workspaceId)) ?? 0;
 
     public async Task<IReadOnlyList<Campaign>> ActiveBusinessEventAsync(string workspaceId) =>
         (await LoadAsync(workspaceId, (await Db.SetMembersAsync(BusinessKey(workspaceId))).Select(v => v.ToString())))

@@ -19,6 +19,13 @@ internal interface IUserDirectory
     /// <summary>The user and whether they match <paramref name="audience"/>; null if unknown.</summary>
     Task<UserLookup?> FindAsync(string workspaceId, string customerId, SegmentDefinition? audience, DateTimeOffset asOf, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// <see cref="FindAsync"/> for many users of one workspace in one call per 1000: answers in the order asked,
+    /// null for an unknown user.
+    /// </summary>
+    Task<IReadOnlyList<UserLookup?>> FindManyAsync(string workspaceId, IReadOnlyList<(string CustomerId, SegmentDefinition? Audience)> lookups,
+        DateTimeOffset asOf, CancellationToken cancellationToken);
+
     /// <summary>Every user of the audience, page by page.</summary>
     IAsyncEnumerable<User> AudienceAsync(string workspaceId, SegmentDefinition? audience, DateTimeOffset asOf, CancellationToken cancellationToken);
 
@@ -31,6 +38,7 @@ internal sealed class GrpcUserDirectory(SegmentsClient segments) : IUserDirector
 {
     private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(30);
     private const int AudiencePageSize = 500;
+    private const int MaxLookupsPerCall = 1000;
 
     public async Task<UserLookup?> FindAsync(string workspaceId, string customerId, SegmentDefinition? audience, DateTimeOffset asOf,
         CancellationToken cancellationToken)
@@ -42,7 +50,28 @@ internal sealed class GrpcUserDirectory(SegmentsClient segments) : IUserDirector
             Segment = audience ?? new SegmentDefinition(),
             AsOfMs = asOf.ToUnixTimeMilliseconds(),
         }, deadline: Deadline(), cancellationToken: cancellationToken);
-        return reply.Found ? new UserLookup(reply.User, reply.Matches) : null;
+        return ToLookup(reply);
+    }
+
+    public async Task<IReadOnlyList<UserLookup?>> FindManyAsync(string workspaceId,
+        IReadOnlyList<(string CustomerId, SegmentDefinition? Audience)> lookups, DateTimeOffset asOf, CancellationToken cancellationToken)
+    {
+        var results = new List<UserLookup?>(lookups.Count);
+        var asOfMs = asOf.ToUnixTimeMilliseconds();
+        foreach (var chunk in lookups.Chunk(MaxLookupsPerCall))
+        {
+            var request = new EvaluateUsersRequest();
+            request.Lookups.AddRange(chunk.Select(l => new EvaluateUserRequest
+            {
+                WorkspaceId = workspaceId,
+                CustomerId = l.CustomerId,
+                Segment = l.Audience ?? new SegmentDefinition(),
+                AsOfMs = asOfMs,
+            }));
+            var reply = await segments.EvaluateUsersAsync(request, deadline: Deadline(), cancellationToken: cancellationToken);
+            results.AddRange(reply.Results.Select(ToLookup));
+        }
+        return results;
     }
 
     public async IAsyncEnumerable<User> AudienceAsync(string workspaceId, SegmentDefinition? audience, DateTimeOffset asOf,
@@ -80,6 +109,8 @@ internal sealed class GrpcUserDirectory(SegmentsClient segments) : IUserDirector
             PageSize = pageSize,
             PageToken = pageToken,
         }, deadline: Deadline(), cancellationToken: cancellationToken);
+
+    private static UserLookup? ToLookup(EvaluateUserResponse reply) => reply.Found ? new UserLookup(reply.User, reply.Matches) : null;
 
     private static DateTime Deadline() => DateTime.UtcNow.Add(CallTimeout);
 }

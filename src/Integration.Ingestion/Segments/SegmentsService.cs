@@ -52,10 +52,34 @@ internal sealed class SegmentsService(ISegmentStore store, LegacyMigration migra
         Validate(request.Segment);
         await Guard(async () => { await migration.EnsureUserAsync(request.WorkspaceId, request.CustomerId); return true; });
         var result = await Guard(() => store.EvaluateAsync(request.WorkspaceId, request.CustomerId, request.Segment ?? new(), AsOf(request.AsOfMs)));
-        return result is { } r
-            ? new EvaluateUserResponse { Found = true, Matches = r.Matches, User = r.User }
-            : new EvaluateUserResponse { Found = false };
+        return ToResponse(result);
     }
+
+    public override async Task<EvaluateUsersResponse> EvaluateUsers(EvaluateUsersRequest request, ServerCallContext context)
+    {
+        if (request.Lookups.Count is 0 or > MaxPageSize)
+        {
+            throw Invalid($"lookups: 1 to {MaxPageSize} look-ups.");
+        }
+        for (var i = 0; i < request.Lookups.Count; i++)
+        {
+            var lookup = request.Lookups[i];
+            Require(lookup.WorkspaceId, $"lookups[{i}].workspace_id");
+            Require(lookup.CustomerId, $"lookups[{i}].customer_id");
+            Validate(lookup.Segment, $"lookups[{i}].segment");
+        }
+        // Every look-up's reads go out together (StackExchange.Redis pipelines them), so a batch costs about one
+        // look-up's latency.
+        var results = await Guard(() => Task.WhenAll(request.Lookups.Select(l =>
+            store.EvaluateAsync(l.WorkspaceId, l.CustomerId, l.Segment ?? new(), AsOf(l.AsOfMs)))));
+        var response = new EvaluateUsersResponse();
+        response.Results.AddRange(results.Select(ToResponse));
+        return response;
+    }
+
+    private static EvaluateUserResponse ToResponse((Ingestion.V1.User User, bool Matches)? result) => result is { } r
+        ? new EvaluateUserResponse { Found = true, Matches = r.Matches, User = r.User }
+        : new EvaluateUserResponse { Found = false };
 
     private long AsOf(long asOfMs) => asOfMs > 0 ? asOfMs : time.GetUtcNow().ToUnixTimeMilliseconds();
 
@@ -67,9 +91,9 @@ internal sealed class SegmentsService(ISegmentStore store, LegacyMigration migra
         }
     }
 
-    private static void Validate(SegmentDefinition? segment)
+    private static void Validate(SegmentDefinition? segment, string field = "segment")
     {
-        if (SegmentRules.Validate(segment, "segment") is { } problem)
+        if (SegmentRules.Validate(segment, field) is { } problem)
         {
             throw Invalid(problem);
         }
