@@ -152,63 +152,36 @@ internal sealed class RedisActivityStore(IConnectionMultiplexer redis, TimeProvi
         }
 
         var db = Db;
-        var calls = new List<(int[] Indexes, Task<RedisResult> Call)>();
-        foreach (var group in Groups(records))
-        {
-            for (var offset = 0; offset < group.Length; offset += RecordsPerCall)
-            {
-                var indexes = group.AsSpan(offset, Math.Min(RecordsPerCall, group.Length - offset)).ToArray();
-                var (keys, args) = ScriptArguments(records, indexes, now, floors);
-                calls.Add((indexes, db.ScriptEvaluateAsync(WriteScript, keys, args)));
-            }
-        }
-
-        var outcomes = new WriteOutcome[records.Count];
+        // Records that may share a script call: all of them on one Redis server; on Redis Cluster, those of one
+        // hash slot (every key of a record carries its user partition's hash tag). StackExchange.Redis answers -1
+        // for every key's slot while it talks to a standalone server (as the edge's rate counter relies on too).
+        Func<RecordWrite, int>? slotOf = redis.HashSlot(UserKeyspace.Users(records[0].WorkspaceId, 0)) < 0
+            ? null
+            : record => EventStream.Slot(record.WorkspaceId, EventStream.PartitionOf(CustomerId(record)));
         try
         {
-            foreach (var (indexes, call) in calls)
+            return await Coalescer.SendInGroupsAsync<RecordWrite, WriteOutcome>(records, RecordsPerCall, slotOf, async call =>
             {
-                var results = (RedisResult[])(await call)!;
-                for (var i = 0; i < indexes.Length; i++)
-                {
-                    outcomes[indexes[i]] = (WriteOutcome)(int)results[i];
-                }
-            }
+                var (keys, args) = ScriptArguments(call, now, floors);
+                var results = (RedisResult[])(await db.ScriptEvaluateAsync(WriteScript, keys, args))!;
+                return Array.ConvertAll(results, result => (WriteOutcome)(int)result);
+            });
         }
         catch (Exception ex)
         {
             activity?.SetStatus(ActivityStatusCode.Error, ex.Message);
             throw;
         }
-        return outcomes;
-    }
-
-    /// <summary>
-    /// Records that may share a script call: all of them on one Redis server; on Redis Cluster, those of one
-    /// hash slot (every key of a record carries its user partition's hash tag). StackExchange.Redis answers -1 for
-    /// every key's slot while it talks to a standalone server (as the edge's rate counter relies on too).
-    /// </summary>
-    private IEnumerable<int[]> Groups(IReadOnlyList<RecordWrite> records)
-    {
-        if (redis.HashSlot(UserKeyspace.Users(records[0].WorkspaceId, 0)) < 0)
-        {
-            return [Enumerable.Range(0, records.Count).ToArray()];
-        }
-        return Enumerable.Range(0, records.Count)
-            .GroupBy(i => EventStream.Slot(records[i].WorkspaceId, EventStream.PartitionOf(CustomerId(records[i]))))
-            .Select(group => group.ToArray());
     }
 
     private static string CustomerId(RecordWrite record) => record.Event?.User.CustomerId ?? record.User!.CustomerId;
 
-    private (RedisKey[] Keys, RedisValue[] Args) ScriptArguments(IReadOnlyList<RecordWrite> records, int[] indexes, long now,
-        Dictionary<string, long> floors)
+    private (RedisKey[] Keys, RedisValue[] Args) ScriptArguments(RecordWrite[] call, long now, Dictionary<string, long> floors)
     {
         var keyCount = 0;
         var argCount = 3;
-        foreach (var index in indexes)
+        foreach (var record in call)
         {
-            var record = records[index];
             keyCount += record.Event is null ? 3 : 6;
             argCount += 2 + (record.Event is null ? 3 : 7) + 2 * (record.Event?.User ?? record.User!).Attributes.Count;
         }
@@ -219,9 +192,8 @@ internal sealed class RedisActivityStore(IConnectionMultiplexer redis, TimeProvi
         args[1] = (long)TimeSpan.FromDays(options.Value.DuplicateWindowDays).TotalSeconds;
         args[2] = EventStream.Field;
         int k = 0, a = 3;
-        foreach (var index in indexes)
+        foreach (var record in call)
         {
-            var record = records[index];
             var ws = record.WorkspaceId;
             var header = a;
             if (record.Event is not { } e)
