@@ -146,6 +146,26 @@ public sealed class CommandLineTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task SetsASyncSecretOnceAndDeletesIt()
+    {
+        var id = "cli" + Guid.NewGuid().ToString("N")[..8];
+        await RunAsync("workspace", "create", id);
+        await RunAsync("config", "create", id, "heap-" + id);
+
+        var set = await RunAsync("config", "set-sync-secret", id, "heap-" + id);
+        var listed = await RunAsync("config", "list", id);
+        var deleted = await RunAsync("config", "delete-sync-secret", id, "heap-" + id);
+
+        Assert.True(set.ExitCode == 0, $"exit {set.ExitCode}: {set.Error}");
+        var secret = JsonDocument.Parse(set.Output).RootElement.GetProperty("syncSecret").GetString();
+        Assert.True(secret?.Length >= 16, set.Output);
+        Assert.DoesNotContain(secret!, listed.Output, StringComparison.Ordinal);
+        Assert.Contains("\"hasSyncSecret\": true", listed.Output, StringComparison.Ordinal);
+        Assert.True(deleted.ExitCode == 0, $"exit {deleted.ExitCode}: {deleted.Error}");
+        Assert.Contains("\"deleted\": true", deleted.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task AnUnknownWorkspaceIsARefusalWithTheServicesReason()
     {
         var result = await RunAsync("workspace", "get", "nosuchworkspace");
