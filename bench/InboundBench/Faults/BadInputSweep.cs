@@ -73,6 +73,11 @@ internal static class BadInputSweep
             }
         }
 
+        foreach (var problem in await BadTokensAsync(stack, workspace))
+        {
+            failures.TryAdd("gRPC tokens", problem);
+        }
+
         var (peak, rssEnd) = Machine.Memory(stack.Edge.Pid);
         var alive = !stack.Edge.HasExited && (await http.GetAsync("/health")).StatusCode == HttpStatusCode.OK;
         notes.Add($"{caseCount} cases x {Rounds} rounds = {answers} requests; statuses {string.Join(", ", statuses.Select(s => $"{(s.Key == 0 ? "none" : s.Key)} x{s.Value}"))}");
@@ -95,6 +100,56 @@ internal static class BadInputSweep
         var ledger = new LedgerCounts(answers, acked, distinct, acked > 0 && distinct == 0 ? 1 : 0, entries.Count - distinct, 0);
         passed &= ledger.Lost == 0 && ledger.Duplicated == 0 && distinct == 1;
         return new ScenarioResult("bad-input", ledger, passed, notes);
+    }
+
+    /// <summary>
+    /// Bad and foreign credentials on ingestion's gRPC API: malformed, unknown and revoked tokens are UNAUTHENTICATED, a
+    /// workspace token used on another workspace is PERMISSION_DENIED, and nothing is ever answered OK, INTERNAL or UNKNOWN.
+    /// </summary>
+    private static async Task<List<string>> BadTokensAsync(InboundStack stack, Workspace workspace)
+    {
+        var admin = new Integration.Admin.V1.Admin.AdminClient(stack.Channel);
+        var adminAuth = new Grpc.Core.Metadata { { "authorization", $"Bearer {InboundStack.AdminToken}" } };
+        var other = (await stack.ProvisionAsync("fbother", 1, 100))[0];
+        var own = await admin.CreateWorkspaceTokenAsync(new Integration.Admin.V1.CreateWorkspaceTokenRequest { WorkspaceId = workspace.Id, Name = "sweep" }, adminAuth);
+        var revoked = await admin.CreateWorkspaceTokenAsync(new Integration.Admin.V1.CreateWorkspaceTokenRequest { WorkspaceId = workspace.Id, Name = "sweep-revoked" }, adminAuth);
+        await admin.RevokeWorkspaceTokenAsync(new Integration.Admin.V1.RevokeWorkspaceTokenRequest { WorkspaceId = workspace.Id, TokenId = revoked.Info.TokenId }, adminAuth);
+        (string Name, string? Header, string Target, Grpc.Core.StatusCode Expected)[] cases =
+        [
+            ("no token", null, workspace.Id, Grpc.Core.StatusCode.Unauthenticated),
+            ("empty bearer", "Bearer ", workspace.Id, Grpc.Core.StatusCode.Unauthenticated),
+            ("not bearer", $"Basic {InboundStack.AdminToken}", workspace.Id, Grpc.Core.StatusCode.Unauthenticated),
+            ("garbage", "Bearer %%%%x", workspace.Id, Grpc.Core.StatusCode.Unauthenticated),
+            ("token-shaped garbage", $"Bearer wst.{workspace.Id}.nope.nope", workspace.Id, Grpc.Core.StatusCode.Unauthenticated),
+            ("wrong secret", $"Bearer {own.Token[..^4]}AAAA", workspace.Id, Grpc.Core.StatusCode.Unauthenticated),
+            ("revoked token", $"Bearer {revoked.Token}", workspace.Id, Grpc.Core.StatusCode.Unauthenticated),
+            ("another workspace's token", $"Bearer {own.Token}", other.Id, Grpc.Core.StatusCode.PermissionDenied),
+        ];
+        var problems = new List<string>();
+        foreach (var (name, header, target, expected) in cases)
+        {
+            var metadata = new Grpc.Core.Metadata();
+            if (header is not null)
+            {
+                metadata.Add("authorization", header);
+            }
+            try
+            {
+                await admin.GetWorkspaceAsync(new Integration.Admin.V1.GetWorkspaceRequest { WorkspaceId = target }, metadata, DateTime.UtcNow.AddSeconds(30));
+                problems.Add($"{name}: answered OK, expected {expected}");
+            }
+            catch (Grpc.Core.RpcException ex) when (ex.StatusCode != expected)
+            {
+                problems.Add($"{name}: answered {ex.StatusCode} ({ex.Status.Detail}), expected {expected}");
+            }
+            catch (Grpc.Core.RpcException)
+            {
+            }
+        }
+        // The token's own workspace works: the refusals above are the rule, not a broken token.
+        await admin.GetWorkspaceAsync(new Integration.Admin.V1.GetWorkspaceRequest { WorkspaceId = workspace.Id },
+            new Grpc.Core.Metadata { { "authorization", $"Bearer {own.Token}" } }, DateTime.UtcNow.AddSeconds(30));
+        return problems;
     }
 
     private static async Task<(int Status, string? Problem)> SendAsync(HttpClient http, Case c, Workspace workspace, int round)
