@@ -14,32 +14,34 @@ internal static class Arguments
 
     public static Option<string> CampaignFilter() => new("--campaign") { Description = "Only this campaign's dead letters" };
 
+    // One spelling table for parsing the option and for naming its default; "external-id" is also accepted.
+    private static readonly (string Name, IdentifierKind Kind)[] Kinds =
+    [
+        ("none", Admin.V1.IdentifierKind.Unspecified),
+        ("email", Admin.V1.IdentifierKind.Email),
+        ("phone", Admin.V1.IdentifierKind.Phone),
+        ("external_id", Admin.V1.IdentifierKind.ExternalId),
+        ("external-id", Admin.V1.IdentifierKind.ExternalId),
+    ];
+
     /// <summary>An identifier kind, spelled as in the admin API: email, phone, external_id (or none).</summary>
     public static Option<IdentifierKind> IdentifierKind(string description, IdentifierKind defaultKind) => new("--identifier")
     {
-        Description = $"{description}: email, phone or external_id (default {Spell(defaultKind)})",
+        Description = $"{description}: email, phone or external_id (default {Kinds.First(k => k.Kind == defaultKind).Name})",
+        HelpName = "email|phone|external_id",
         DefaultValueFactory = _ => defaultKind,
         CustomParser = result =>
         {
             var text = result.Tokens.Count == 1 ? result.Tokens[0].Value : "";
-            switch (text.ToLowerInvariant())
+            foreach (var (name, kind) in Kinds)
             {
-                case "none": return Admin.V1.IdentifierKind.Unspecified;
-                case "email": return Admin.V1.IdentifierKind.Email;
-                case "phone": return Admin.V1.IdentifierKind.Phone;
-                case "external_id" or "external-id": return Admin.V1.IdentifierKind.ExternalId;
-                default:
-                    result.AddError($"Unknown identifier kind '{text}': use email, phone or external_id.");
-                    return defaultKind;
+                if (string.Equals(name, text, StringComparison.OrdinalIgnoreCase))
+                {
+                    return kind;
+                }
             }
+            result.AddError($"Unknown identifier kind '{text}': use email, phone or external_id.");
+            return defaultKind;
         },
-    };
-
-    private static string Spell(IdentifierKind kind) => kind switch
-    {
-        Admin.V1.IdentifierKind.Email => "email",
-        Admin.V1.IdentifierKind.Phone => "phone",
-        Admin.V1.IdentifierKind.ExternalId => "external_id",
-        _ => "none",
     };
 }
