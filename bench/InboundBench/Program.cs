@@ -7,7 +7,7 @@ CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 
 const string Usage = """
     InboundBench throughput [--seconds 15] [--warmup 15] [--threads 2] [--connections 64] [--workspaces 200] [--limit 500] [--no-bare] [--results FILE]
-    InboundBench faults [--only kill-ingestion|kill-redis|bad-input|kill-campaigns|heap-faults] [--results FILE]
+    InboundBench faults [--only kill-ingestion|kill-redis|bad-input|kill-campaigns|heap-faults|outbound] [--results FILE]
     """;
 
 if (args.Length == 0 || args[0] is "-h" or "--help")

@@ -11,7 +11,8 @@ internal sealed record ScenarioResult(string Name, LedgerCounts? Ledger, bool Pa
 /// <summary>
 /// The fault suite on loopback, each scenario bounded in time: kill -9 ingestion under load, kill -9 and restart
 /// Redis under load, a sweep of bad input at the edge, and on the campaign side kill -9 campaigns with deliveries
-/// pending and a spell of 429s and 500s at Heap (<see cref="DeliveryFaults"/>). Exits non-zero on any loss or broken rule.
+/// pending, a spell of 429s and 500s at Heap (<see cref="DeliveryFaults"/>) and a sweep of internal destinations and
+/// foreign tokens (<see cref="OutboundSweep"/>). Exits non-zero on any loss or broken rule.
 /// </summary>
 internal static class FaultSuite
 {
@@ -27,6 +28,7 @@ internal static class FaultSuite
             ("bad-input", BadInputSweep.RunAsync),
             ("kill-campaigns", DeliveryFaults.KillCampaignsAsync),
             ("heap-faults", DeliveryFaults.HeapFaultsAsync),
+            ("outbound", OutboundSweep.RunAsync),
         };
         if (only is not null && scenarios.All(s => s.Name != only))
         {
