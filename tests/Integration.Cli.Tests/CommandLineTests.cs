@@ -114,6 +114,27 @@ public sealed class CommandLineTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task SetsTheRetentionAndAuditsIt()
+    {
+        var id = "cli" + Guid.NewGuid().ToString("N")[..8];
+        await RunAsync("workspace", "create", id);
+
+        var set = await RunAsync("workspace", "set-retention", id, "30");
+        var refused = await RunAsync("workspace", "set-retention", id, "0");
+        var fetched = await RunAsync("workspace", "get", id);
+        var audit = await RunAsync("audit", id, "--limit", "1");
+
+        Assert.True(set.ExitCode == 0, $"exit {set.ExitCode}: {set.Error}");
+        Assert.Equal(30, JsonDocument.Parse(set.Output).RootElement.GetProperty("retentionDays").GetInt32());
+        Assert.NotEqual(0, refused.ExitCode);
+        Assert.StartsWith("InvalidArgument:", refused.Error);
+        Assert.Contains("retention_days", refused.Error);
+        Assert.Equal(30, JsonDocument.Parse(fetched.Output).RootElement.GetProperty("retentionDays").GetInt32());
+        var entry = Assert.Single(JsonDocument.Parse(audit.Output).RootElement.GetProperty("entries").EnumerateArray());
+        Assert.Equal("Admin/SetRetention", entry.GetProperty("action").GetString());
+    }
+
+    [Fact]
     public async Task CreatesAWorkspaceAndReadsItBack()
     {
         var id = "cli" + Guid.NewGuid().ToString("N")[..8];

@@ -145,6 +145,38 @@ public sealed class AdminServiceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ShowsTheDefaultRetentionUntilOneIsSetAndStoresIt()
+    {
+        var id = NewId();
+        var created = await _admin.CreateWorkspaceAsync(new CreateWorkspaceRequest { WorkspaceId = id }, _auth);
+
+        var updated = await _admin.SetRetentionAsync(new SetRetentionRequest { WorkspaceId = id, RetentionDays = 14 }, _auth);
+
+        Assert.Equal(90, created.Workspace.RetentionDays);
+        Assert.Equal(14, updated.RetentionDays);
+        Assert.Equal(14, (await _admin.GetWorkspaceAsync(new GetWorkspaceRequest { WorkspaceId = id }, _auth)).RetentionDays);
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(_redis.ConnectionString);
+        var stored = await redis.GetDatabase().HashGetAsync($"ws:{{{id}}}", "retention_days");
+        Assert.Equal(14, (int)stored);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(-1)]
+    [InlineData(3651)]
+    public async Task RejectsARetentionOutOfRangeNamingTheField(int days)
+    {
+        var id = NewId();
+        await _admin.CreateWorkspaceAsync(new CreateWorkspaceRequest { WorkspaceId = id }, _auth);
+
+        var ex = await Assert.ThrowsAsync<RpcException>(() =>
+            _admin.SetRetentionAsync(new SetRetentionRequest { WorkspaceId = id, RetentionDays = days }, _auth).ResponseAsync);
+
+        Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
+        Assert.StartsWith("retention_days", ex.Status.Detail);
+    }
+
+    [Fact]
     public async Task AnswersNotFoundForUnknownWorkspaces()
     {
         var missing = NewId();
@@ -153,6 +185,7 @@ public sealed class AdminServiceTests : IAsyncLifetime
             () => _admin.GetWorkspaceAsync(new GetWorkspaceRequest { WorkspaceId = missing }, _auth).ResponseAsync,
             () => _admin.RotateWorkspaceKeyAsync(new RotateWorkspaceKeyRequest { WorkspaceId = missing }, _auth).ResponseAsync,
             () => _admin.SetRateLimitAsync(new SetRateLimitRequest { WorkspaceId = missing, RateLimitPerSecond = 5 }, _auth).ResponseAsync,
+            () => _admin.SetRetentionAsync(new SetRetentionRequest { WorkspaceId = missing, RetentionDays = 5 }, _auth).ResponseAsync,
             () => _admin.ListIntegrationConfigsAsync(new ListIntegrationConfigsRequest { WorkspaceId = missing }, _auth).ResponseAsync,
         };
 

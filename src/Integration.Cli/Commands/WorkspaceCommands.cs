@@ -3,15 +3,16 @@ using Integration.Admin.V1;
 
 namespace Integration.Cli.Commands;
 
-/// <summary>Workspaces: create, read, rotate the data API key, change the rate limit (admin token).</summary>
+/// <summary>Workspaces: create, read, rotate the data API key, change the rate limit and the retention (admin token).</summary>
 internal static class WorkspaceCommands
 {
-    public static Command Build(ServiceClients clients) => new("workspace", "Workspaces: their data API keys and rate limits (admin token)")
+    public static Command Build(ServiceClients clients) => new("workspace", "Workspaces: their data API keys, rate limits and retention (admin token)")
     {
         Create(clients),
         Get(clients),
         RotateKey(clients),
         SetLimit(clients),
+        SetRetention(clients),
     };
 
     private static Command Create(ServiceClients clients)
@@ -54,6 +55,16 @@ internal static class WorkspaceCommands
         var command = new Command("set-limit", "Changes the workspace's rate limit (takes effect on the next request)") { id, limit };
         command.SetAction(async (parsed, cancellationToken) => clients.Print(await clients.Admin.SetRateLimitAsync(
             new SetRateLimitRequest { WorkspaceId = parsed.GetRequiredValue(id), RateLimitPerSecond = parsed.GetValue(limit) }, clients.Call(cancellationToken))));
+        return command;
+    }
+
+    private static Command SetRetention(ServiceClients clients)
+    {
+        var id = Arguments.Workspace();
+        var days = new Argument<int>("days") { Description = "Days raw events are kept after they arrived (1-3650); aggregates are kept for ever" };
+        var command = new Command("set-retention", "Changes how long the workspace's raw events are kept (older ones are removed in the background)") { id, days };
+        command.SetAction(async (parsed, cancellationToken) => clients.Print(await clients.Admin.SetRetentionAsync(
+            new SetRetentionRequest { WorkspaceId = parsed.GetRequiredValue(id), RetentionDays = parsed.GetValue(days) }, clients.Call(cancellationToken))));
         return command;
     }
 }

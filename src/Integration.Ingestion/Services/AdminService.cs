@@ -12,7 +12,8 @@ namespace Integration.Ingestion.Services;
 /// what is <see cref="ApiAccess"/>'s, checked by <see cref="ApiAccessInterceptor"/>.
 /// </summary>
 internal sealed partial class AdminService(
-    IWorkspaceStore store, SyncSecrets syncSecrets, WorkspaceTokens tokens, AuditLog audit, IOptions<IngestionOptions> options, TimeProvider time) : Admin.V1.Admin.AdminBase
+    IWorkspaceStore store, SyncSecrets syncSecrets, WorkspaceTokens tokens, AuditLog audit, RetentionPolicy retention,
+    IOptions<IngestionOptions> options, IOptions<StorageOptions> storage, TimeProvider time) : Admin.V1.Admin.AdminBase
 {
     public const int DefaultRateLimit = 500;
     public const int MaxRateLimit = 100_000;
@@ -61,6 +62,22 @@ internal sealed partial class AdminService(
         {
             throw UnknownWorkspace(request.WorkspaceId);
         }
+        return MapToWorkspace(await GetExistingAsync(request.WorkspaceId));
+    }
+
+    public override async Task<Workspace> SetRetention(SetRetentionRequest request, ServerCallContext context)
+    {
+        ValidateWorkspaceId(request.WorkspaceId);
+        if (request.RetentionDays is < 1 or > StorageOptions.MaxRetentionDays)
+        {
+            throw Invalid("retention_days", $"must be between 1 and {StorageOptions.MaxRetentionDays}");
+        }
+        if (!await store.SetRetentionDaysAsync(request.WorkspaceId, request.RetentionDays))
+        {
+            throw UnknownWorkspace(request.WorkspaceId);
+        }
+        // This replica applies it at once; the others within Storage:RetentionCacheSeconds.
+        retention.Forget(request.WorkspaceId);
         return MapToWorkspace(await GetExistingAsync(request.WorkspaceId));
     }
 
@@ -241,12 +258,13 @@ internal sealed partial class AdminService(
         return config;
     }
 
-    private static Workspace MapToWorkspace(WorkspaceRecord record) => new()
+    private Workspace MapToWorkspace(WorkspaceRecord record) => new()
     {
         WorkspaceId = record.WorkspaceId,
         Name = record.Name,
         RateLimitPerSecond = record.RateLimitPerSecond,
         CreatedAtMs = record.CreatedAtMs,
+        RetentionDays = record.RetentionDays ?? storage.Value.DefaultRetentionDays,
     };
 
     private static string NewKey() => Convert.ToBase64String(RandomNumberGenerator.GetBytes(32))

@@ -9,8 +9,11 @@ internal sealed class StorageOptions
 {
     public const string SectionName = "Storage";
 
+    /// <summary>The longest retention a workspace may have (ten years); the shortest is a day.</summary>
+    public const int MaxRetentionDays = 3650;
+
     /// <summary>Raw events of a workspace without a <c>retention_days</c> of its own are kept this long.</summary>
-    [Range(1, 3650)]
+    [Range(1, MaxRetentionDays)]
     public int DefaultRetentionDays { get; set; } = 90;
 
     /// <summary>A repeated payload or event id is recognised (and not stored again) for this long after it arrived.</summary>

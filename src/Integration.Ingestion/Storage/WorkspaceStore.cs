@@ -6,8 +6,11 @@ using StackExchange.Redis;
 
 namespace Integration.Ingestion.Storage;
 
-/// <summary>A workspace as stored. The data API key is kept only as its SHA-256.</summary>
-internal sealed record WorkspaceRecord(string WorkspaceId, string Name, int RateLimitPerSecond, byte[] KeySha256, long CreatedAtMs);
+/// <summary>
+/// A workspace as stored. The data API key is kept only as its SHA-256; <paramref name="RetentionDays"/> is null until one is
+/// set (the default, <see cref="StorageOptions.DefaultRetentionDays"/>, applies).
+/// </summary>
+internal sealed record WorkspaceRecord(string WorkspaceId, string Name, int RateLimitPerSecond, byte[] KeySha256, long CreatedAtMs, int? RetentionDays = null);
 
 /// <summary>An integration config as stored (JSON in the workspace's config hash).</summary>
 internal sealed record ConfigRecord(
@@ -99,12 +102,13 @@ internal sealed class RedisWorkspaceStore(IConnectionMultiplexer redis) : IWorks
 
     public async Task<WorkspaceRecord?> GetAsync(string workspaceId)
     {
-        var fields = await Db.HashGetAsync(WorkspaceKey(workspaceId), ["name", "rate_limit", "key_sha256", "created_at_ms"]);
+        var fields = await Db.HashGetAsync(WorkspaceKey(workspaceId), ["name", "rate_limit", "key_sha256", "created_at_ms", "retention_days"]);
         if (fields[2].IsNull)
         {
             return null;
         }
-        return new WorkspaceRecord(workspaceId, fields[0].ToString(), (int)fields[1], Convert.FromHexString(fields[2].ToString()), (long)fields[3]);
+        return new WorkspaceRecord(workspaceId, fields[0].ToString(), (int)fields[1], Convert.FromHexString(fields[2].ToString()), (long)fields[3],
+            fields[4].IsNull ? null : (int)fields[4]);
     }
 
     public Task<bool> SetKeyAsync(string workspaceId, byte[] keySha256) =>
