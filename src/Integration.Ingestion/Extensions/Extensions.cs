@@ -33,6 +33,8 @@ internal static class Extensions
         builder.Services.AddSingleton<IActivityStore, RedisActivityStore>();
         builder.Services.AddSingleton<LegacyMigration>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<LegacyMigration>());
+        builder.Services.AddOptions<RetentionSweeperOptions>().BindConfiguration(RetentionSweeperOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddHostedService<RetentionSweeper>();
         builder.Services.AddSingleton<IHeapSegmentStore, RedisHeapSegmentStore>();
         builder.Services.AddSingleton<SegmentSync>();
         builder.Services.AddSingleton<SegmentSyncMetrics>();
