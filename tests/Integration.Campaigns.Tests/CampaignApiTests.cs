@@ -219,6 +219,29 @@ public sealed class CampaignApiTests(CampaignsFixture fixture) : IClassFixture<C
     }
 
     [Fact]
+    public async Task PreviewReadsTheHeapSegmentsIngestionSyncedForTheUser()
+    {
+        await using var host = fixture.StartCampaigns(new FakeTimeProvider(DateTimeOffset.UtcNow), new RecordingDeliveryQueue());
+        var ws = Specs.NewWorkspace();
+        await fixture.IngestUserAsync(ws, "ada", ("first_name", "Ada"));
+        await fixture.IngestUserAsync(ws, "bob", ("first_name", "Bob"));
+        await new Ingestion.V1.Ingestion.IngestionClient(fixture.IngestionChannel).SyncSegmentAsync(new Ingestion.V1.SyncSegmentRequest
+        {
+            WorkspaceId = ws, ConfigName = "test", Action = Ingestion.V1.SegmentSyncAction.Sync, SegmentId = 1338065,
+            SegmentName = "Cart abandoners", SyncTaskId = "t1", PageNumber = 1, TotalPages = 1,
+            Add = { new Ingestion.V1.SegmentSyncUser { CustomerId = "ada" } },
+        }, deadline: CampaignsFixture.Deadline());
+        var spec = TrackSpec(body: Specs.TrackBody("Segments",
+            "{\"cart\":{% if 'Cart abandoners' in HeapSegments | map(attribute='name') %}true{% else %}false{% endif %},\"ids\":\"{{ HeapSegments | map(attribute='id') | join(',') }}\"}"));
+
+        var ada = await host.Client.PreviewCampaignAsync(new PreviewCampaignRequest { WorkspaceId = ws, Spec = spec, CustomerId = "ada" }, CampaignsHost.Call);
+        var bob = await host.Client.PreviewCampaignAsync(new PreviewCampaignRequest { WorkspaceId = ws, Spec = spec, CustomerId = "bob" }, CampaignsHost.Call);
+
+        Assert.Contains("\"cart\":true,\"ids\":\"1338065\"", Assert.Single(ada.Requests).Body);
+        Assert.Contains("\"cart\":false,\"ids\":\"\"", Assert.Single(bob.Requests).Body);
+    }
+
+    [Fact]
     public async Task TestRefusesANonAllowedLoopbackUrl()
     {
         await using var host = fixture.StartCampaigns(new FakeTimeProvider(DateTimeOffset.UtcNow), new RecordingDeliveryQueue());

@@ -95,6 +95,29 @@ public sealed class TemplateTests
     }
 
     [Fact]
+    public async Task HeapSegmentsListTheSegmentsTheUserIsInWithIdNameAndSince()
+    {
+        var model = Model() with
+        {
+            HeapSegments =
+            [
+                new HeapSegmentMembership { SegmentId = 1338065, Name = "Cart abandoners", SinceMs = 86_400_000 },
+                new HeapSegmentMembership { SegmentId = 7, Name = "Free Customers", SinceMs = 0 },
+            ],
+        };
+        const string source = "{% if 'Cart abandoners' in HeapSegments | map(attribute='name') %}cart{% endif %}"
+            + "|{{ 'VIP' in HeapSegments | map(attribute='name') }}|{{ HeapSegments | map(attribute='id') | join(',') }}"
+            + "|{{ HeapSegments[0].since }}|{{ HeapSegments | length }}";
+
+        var output = await RenderAsync(source, model);
+        var none = await RenderAsync("{{ HeapSegments | length }}{% for s in HeapSegments %}x{% endfor %}", Model());
+
+        Assert.True(output.Ok, output.Error);
+        Assert.Equal("cart|False|1338065,7|1970-01-02T00:00:00.000Z|2", output.Text);
+        Assert.Equal("0", none.Text);
+    }
+
+    [Fact]
     public async Task JsonBodiesEscapeInsertedValuesSoTheyStayValidJson()
     {
         var hostile = "Ada\", \"admin\": true, \"x\": \"\\\n</script>";

@@ -37,7 +37,10 @@ internal static class StepRenderer
         trigger.BusinessEventAttributes,
         campaign.CampaignId,
         campaign.Spec.Name,
-        now);
+        now)
+    {
+        HeapSegments = user.HeapSegments,
+    };
 
     /// <summary>Renders a step; the skip reason says why the user gets nothing (null values without a default, invalid output).</summary>
     public static Task<(RenderedStep? Step, string? SkipReason)> RenderAsync(CompiledStep step, TemplateModel model) =>

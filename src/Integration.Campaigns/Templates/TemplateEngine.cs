@@ -26,7 +26,11 @@ internal sealed record TemplateModel(
     IReadOnlyDictionary<string, AttributeValue> BusinessEventAttributes,
     string CampaignId,
     string CampaignName,
-    DateTimeOffset Now);
+    DateTimeOffset Now)
+{
+    /// <summary>The Heap segments the user is in (Heap's segment sync), as ingestion's GetUser answers them.</summary>
+    public IReadOnlyList<HeapSegmentMembership> HeapSegments { get; init; } = [];
+}
 
 /// <summary>The outcome of rendering one template: the text, or the names of null values printed without a default.</summary>
 internal sealed record TemplateOutput(string Text, IReadOnlyList<string> MissingValues, string? Error)
@@ -56,7 +60,7 @@ internal static class TemplateEngine
     /// <summary>The names a template can read (everything else is refused at save time).</summary>
     public static readonly IReadOnlySet<string> Roots = new HashSet<string>(StringComparer.Ordinal)
     {
-        "UserAttribute", "EventAttribute", "BusinessEventAttribute", "BusinessEvent", "UserEvent", "Campaign", "CustomerId",
+        "UserAttribute", "EventAttribute", "BusinessEventAttribute", "BusinessEvent", "UserEvent", "HeapSegments", "Campaign", "CustomerId",
     };
 
     private static readonly TemplateLimits Limits = TemplateLimits.Default with { MaxOutputLength = MaxOutputLength };

@@ -12,6 +12,7 @@ internal sealed class TemplateRoots(TemplateModel model) : IReadOnlyDictionary<s
     private AttributeBag? _business;
     private UsageBag? _usage;
     private CampaignBag? _campaign;
+    private List<object?>? _segments;
 
     public bool TryGetValue(string key, out object? value)
     {
@@ -21,6 +22,7 @@ internal sealed class TemplateRoots(TemplateModel model) : IReadOnlyDictionary<s
             "EventAttribute" => _event ??= new AttributeBag("EventAttribute", model.EventAttributes, null),
             "BusinessEventAttribute" or "BusinessEvent" => _business ??= new AttributeBag("BusinessEventAttribute", model.BusinessEventAttributes, null),
             "UserEvent" => _usage ??= new UsageBag(model.UserEvents),
+            "HeapSegments" => _segments ??= model.HeapSegments.Select(s => (object?)new HeapSegmentBag(s)).ToList(),
             "Campaign" => _campaign ??= new CampaignBag(model.CampaignId, model.CampaignName),
             "CustomerId" => model.CustomerId,
             _ => null,
@@ -137,6 +139,26 @@ internal sealed class StatsBag(EventStats stats) : ITemplateObject
     };
 
     public IEnumerable<string> Keys => stats.Count > 0 ? WithTimes : ["count"];
+}
+
+/// <summary>
+/// One entry of <c>HeapSegments</c>, the list of Heap segments the user is in:
+/// <c>"Cart abandoners" in HeapSegments | map(attribute="name")</c>.
+/// </summary>
+internal sealed class HeapSegmentBag(HeapSegmentMembership membership) : ITemplateObject
+{
+    private static readonly string[] Names = ["id", "name", "since", "since_ms"];
+
+    public object? Get(string key) => key.ToLowerInvariant() switch
+    {
+        "id" => membership.SegmentId,
+        "name" => membership.Name,
+        "since" => TemplateEngine.Iso(membership.SinceMs),
+        "since_ms" => membership.SinceMs,
+        _ => Undefined.Missing($"HeapSegments[].{key}"),
+    };
+
+    public IEnumerable<string> Keys => Names;
 }
 
 internal sealed class CampaignBag(string id, string name) : ITemplateObject
