@@ -12,7 +12,7 @@ namespace InboundBench.Faults;
 /// </summary>
 internal static class BadInputSweep
 {
-    private const int Rounds = 12;
+    private static readonly int Rounds = int.TryParse(Environment.GetEnvironmentVariable("BAD_INPUT_ROUNDS"), out var r) ? r : 12;
     private const double MaxGrowthMb = 64;
 
     private sealed record Case(string Name, Func<Workspace, HttpRequestMessage> Build, bool Valid = false);
