@@ -4,6 +4,7 @@ using Integration.Campaigns.Tests.Support;
 using Integration.Campaigns.V1;
 using Integration.Common.V1;
 using Microsoft.Extensions.Time.Testing;
+using CountSegmentRequest = Integration.Campaigns.V1.CountSegmentRequest;
 using ListSegmentUsersRequest = Integration.Campaigns.V1.ListSegmentUsersRequest;
 
 namespace Integration.Campaigns.Tests;
@@ -73,6 +74,9 @@ public sealed class SegmentBuilderTests(CampaignsFixture fixture) : IClassFixtur
     {
         await using var host = fixture.StartCampaigns(new FakeTimeProvider(Now), new RecordingDeliveryQueue());
         var page = await host.Client.ListSegmentUsersAsync(new ListSegmentUsersRequest { WorkspaceId = ws, Segment = segment }, CampaignsHost.Call);
+        // A count reads the stored facts its own way (no User built): it must agree with the listing on every condition.
+        var count = await host.Client.CountSegmentAsync(new CountSegmentRequest { WorkspaceId = ws, Segment = segment }, CampaignsHost.Call);
+        Assert.Equal(page.Users.Count, count.Matching);
         return page.Users.Select(u => u.CustomerId).Order().ToList();
     }
 

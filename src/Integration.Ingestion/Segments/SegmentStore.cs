@@ -157,15 +157,29 @@ internal sealed class RedisSegmentStore(IConnectionMultiplexer redis, IActivityS
     private async Task<(long Matched, long Examined)> CountPartitionAsync(IDatabase db, string workspaceId, int partition,
         SegmentDefinition segment, long asOfMs, CancellationToken cancellationToken)
     {
+        // A count builds no User: each user's facts are read from the stored hashes as the rules ask for them (a profile
+        // with many attributes costs only the ones the segment names), and memberships only when the segment needs them.
+        var needsMemberships = NamesHeapSegments(segment.Filters);
         var users = UserKeyspace.Users(workspaceId, partition);
         long matched = 0, examined = 0, rank = 0;
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var ids = await db.SortedSetRangeByRankAsync(users, rank, rank + Chunk - 1);
-            var results = await Task.WhenAll(ids.Select(id => LoadAndEvaluateAsync(db, workspaceId, id.ToString(), segment, asOfMs)));
-            examined += results.Length;
-            matched += results.Count(r => r is { Matches: true });
+            var ids = Array.ConvertAll(await db.SortedSetRangeByRankAsync(users, rank, rank + Chunk - 1), id => id.ToString());
+            var profiles = Array.ConvertAll(ids, cid => db.HashGetAllAsync(UserKeyspace.Profile(workspaceId, cid)));
+            var stats = Array.ConvertAll(ids, cid => db.HashGetAllAsync(UserKeyspace.Aggregates(workspaceId, cid)));
+            var memberships = needsMemberships ? await heapSegments.GetMembershipsAsync(workspaceId, ids) : null;
+            var verdicts = new ValueTask<bool>[ids.Length];
+            for (var i = 0; i < ids.Length; i++)
+            {
+                var facts = new StoredHashFacts(db, events, workspaceId, ids[i], await profiles[i], await stats[i], memberships?[i] ?? []);
+                verdicts[i] = facts.Exists ? SegmentRules.MatchesAsync(segment, facts, asOfMs) : ValueTask.FromResult(false);
+            }
+            foreach (var verdict in verdicts)
+            {
+                matched += await verdict ? 1 : 0;
+            }
+            examined += ids.Length;
             rank += ids.Length;
             if (ids.Length < Chunk)
             {
@@ -173,6 +187,13 @@ internal sealed class RedisSegmentStore(IConnectionMultiplexer redis, IActivityS
             }
         }
     }
+
+    private static bool NamesHeapSegments(IEnumerable<Filter> filters) => filters.Any(f => f.KindCase switch
+    {
+        Filter.KindOneofCase.HeapSegment => true,
+        Filter.KindOneofCase.Group => NamesHeapSegments(f.Group.Filters),
+        _ => false,
+    });
 
     public Task<(User User, bool Matches)?> EvaluateAsync(string workspaceId, string customerId, SegmentDefinition segment, long asOfMs) =>
         LoadAndEvaluateAsync(redis.GetDatabase(), workspaceId, customerId, segment, asOfMs);
@@ -218,17 +239,69 @@ internal sealed class StoredUserFacts(IDatabase db, IActivityStore events, User 
     public bool InHeapSegment(string segmentId) =>
         user.HeapSegments.Any(s => s.SegmentId.ToString(CultureInfo.InvariantCulture) == segmentId);
 
-    public async ValueTask<long> CountAsync(string eventName, long fromMs, long toMs)
+    public ValueTask<long> CountAsync(string eventName, long fromMs, long toMs) =>
+        RetainedEvents.CountAsync(db, user.WorkspaceId, user.CustomerId, eventName, fromMs, toMs);
+
+    public ValueTask<IReadOnlyList<RetainedEvent>> EventsAsync(string eventName, long fromMs, long toMs) =>
+        RetainedEvents.ListAsync(events, user.WorkspaceId, user.CustomerId, eventName, fromMs, toMs);
+}
+
+/// <summary>
+/// One user's facts straight from the stored hashes (the profile's <c>a:</c> fields, the aggregates' <c>c:</c>/<c>f:</c>/<c>l:</c>
+/// fields, <see cref="RedisActivityStore.ToUser"/>'s format): a count parses only what its conditions name.
+/// </summary>
+internal sealed class StoredHashFacts(IDatabase db, IActivityStore events, string workspaceId, string customerId,
+    HashEntry[] profile, HashEntry[] stats, IReadOnlyList<HeapSegmentMember> memberships) : IUserFacts
+{
+    /// <summary>Whether the user has a profile or aggregates (a users-index member without either is unknown).</summary>
+    public bool Exists => profile.Length > 0 || stats.Length > 0;
+
+    public AttributeValue? Attribute(string name) =>
+        Find(profile, UserKeyspace.AttributePrefix + name) is { IsNull: false } json ? AttributeJson.FromJson(json.ToString()) : null;
+
+    public EventAggregate Aggregate(string eventName)
+    {
+        var count = Find(stats, "c:" + eventName);
+        return count.IsNull ? default : new EventAggregate((long)count, (long)Find(stats, "f:" + eventName), (long)Find(stats, "l:" + eventName));
+    }
+
+    public bool InHeapSegment(string segmentId) =>
+        memberships.Any(m => m.SegmentId.ToString(CultureInfo.InvariantCulture) == segmentId);
+
+    public ValueTask<long> CountAsync(string eventName, long fromMs, long toMs) =>
+        RetainedEvents.CountAsync(db, workspaceId, customerId, eventName, fromMs, toMs);
+
+    public ValueTask<IReadOnlyList<RetainedEvent>> EventsAsync(string eventName, long fromMs, long toMs) =>
+        RetainedEvents.ListAsync(events, workspaceId, customerId, eventName, fromMs, toMs);
+
+    private static RedisValue Find(HashEntry[] entries, string field)
+    {
+        foreach (var entry in entries)
+        {
+            if (entry.Name == field)
+            {
+                return entry.Value;
+            }
+        }
+        return RedisValue.Null;
+    }
+}
+
+/// <summary>A user's retained events as segment conditions read them (both kinds of facts share it).</summary>
+internal static class RetainedEvents
+{
+    public static async ValueTask<long> CountAsync(IDatabase db, string workspaceId, string customerId, string eventName, long fromMs, long toMs)
     {
         // Windows are on event time, so a retroactive event counts where it happened; the user's retained events
         // (the retention window) are what a windowed count can see.
-        var members = await db.SortedSetRangeByScoreAsync(UserKeyspace.Events(user.WorkspaceId, user.CustomerId), fromMs, toMs);
+        var members = await db.SortedSetRangeByScoreAsync(UserKeyspace.Events(workspaceId, customerId), fromMs, toMs);
         return members.Count(m => UserKeyspace.ParseEventMember(m.ToString()).EventName == eventName);
     }
 
-    public async ValueTask<IReadOnlyList<RetainedEvent>> EventsAsync(string eventName, long fromMs, long toMs)
+    public static async ValueTask<IReadOnlyList<RetainedEvent>> ListAsync(IActivityStore events, string workspaceId, string customerId,
+        string eventName, long fromMs, long toMs)
     {
-        var stored = await events.ListUserEventsAsync(user.WorkspaceId, user.CustomerId, fromMs, toMs == long.MaxValue ? 0 : toMs,
+        var stored = await events.ListUserEventsAsync(workspaceId, customerId, fromMs, toMs == long.MaxValue ? 0 : toMs,
             SegmentRules.MaxEventsExamined, eventName);
         return stored.Select(e => new RetainedEvent(e.EventTimeMs, e.Attributes)).ToList();
     }
