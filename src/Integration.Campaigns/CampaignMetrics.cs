@@ -17,6 +17,7 @@ internal sealed class CampaignMetrics
     private readonly Counter<long> _frequencyCapped;
     private readonly Counter<long> _quietHours;
     private readonly Counter<long> _staleEvents;
+    private readonly Counter<long> _conversions;
     private long _streamLag;
     private long _streamPending;
 
@@ -32,6 +33,8 @@ internal sealed class CampaignMetrics
         _triggers = meter.CreateCounter<long>("integration.campaigns.triggers", "{event}", "Stream events that triggered an event-triggered campaign.");
         _staleEvents = meter.CreateCounter<long>("integration.campaigns.triggers.stale", "{event}",
             "Events that matched an event-triggered campaign but were dated before its activation or older than its max_event_age (backfill); never delivered.");
+        _conversions = meter.CreateCounter<long>("integration.campaigns.conversions", "{delivery}",
+            "Successful deliveries a goal event of their campaign converted within the attribution window (also converted in the campaign's counters).");
         meter.CreateObservableGauge("integration.campaigns.trigger_stream.lag", () => Interlocked.Read(ref _streamLag), "{event}",
             "Events in the ingestion streams not yet read by the trigger consumer (sampled every 5 s).");
         meter.CreateObservableGauge("integration.campaigns.trigger_stream.pending", () => Interlocked.Read(ref _streamPending), "{event}",
@@ -50,6 +53,8 @@ internal sealed class CampaignMetrics
 
     /// <param name="reason"><c>before_activation</c> or <c>too_old</c> (see <see cref="Model.TriggerFreshness"/>).</param>
     public void StaleEvents(long count, string reason) => _staleEvents.Add(count, new KeyValuePair<string, object?>("reason", reason));
+
+    public void Converted(long count) => _conversions.Add(count);
 
     public void SetTriggerStreamBacklog(long lag, long pending)
     {

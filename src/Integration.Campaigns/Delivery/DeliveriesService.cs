@@ -92,7 +92,9 @@ internal sealed class DeliveriesService(IDeadLetterStore store) : Deliveries.Del
             Throttled = counters[DeliveryCounterNames.Throttled],
             DeadLettered = counters[DeliveryCounterNames.DeadLettered],
             Replayed = counters[DeliveryCounterNames.Replayed],
+            Converted = counters[DeliveryCounterNames.Converted],
         };
+        stats.ConversionRate = stats.Succeeded > 0 ? (double)stats.Converted / stats.Succeeded : 0;
         stats.Pending = Math.Max(0, stats.Enqueued + stats.Replayed - stats.Succeeded - stats.DeadLettered);
         foreach (var (name, value) in counters.Values.Where(c => c.Key.StartsWith(DeliveryCounterNames.SkippedPrefix, StringComparison.Ordinal)))
         {

@@ -45,6 +45,12 @@ internal sealed record DeliveryFinish(
     DeliveryLogRecord? Log,
     IReadOnlyList<string> Counters)
 {
+    /// <summary>The user a succeeded delivery was for, kept for conversion goals when <see cref="ConversionWindowMs"/> is set.</summary>
+    public string CustomerId { get; init; } = "";
+
+    /// <summary>The campaign's attribution window: a succeeded delivery is kept this long for its goal events (0: no goals).</summary>
+    public long ConversionWindowMs { get; init; }
+
     public const string Succeeded = "succeeded";
     public const string Retry = "retry";
     public const string Throttled = "throttled";
@@ -75,5 +81,6 @@ internal static class DeliveryCounterNames
     public const string DeadLettered = "dead_lettered";
     public const string Replayed = "replayed";
     public const string Discarded = "discarded";
+    public const string Converted = "converted";
     public const string SkippedPrefix = "skipped:";
 }

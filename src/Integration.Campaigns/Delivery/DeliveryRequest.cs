@@ -43,6 +43,8 @@ internal sealed record DeliveryOptions
     public TimeSpan MaxAge { get; init; } = TimeSpan.FromHours(24);
     /// <summary>Header that carries the idempotency key for non-Heap destinations (null: none).</summary>
     public string? IdempotencyHeader { get; init; }
+    /// <summary>The campaign's conversion attribution window, milliseconds (0: the campaign has no goals).</summary>
+    public long ConversionWindowMs { get; init; }
 }
 
 /// <summary>Where campaigns hand their rendered requests to the delivery engine.</summary>

@@ -305,7 +305,11 @@ internal sealed partial class DeliveryRunner(
             {
                 await store.FinishAsync(workspace, lane, entry, request.CampaignId, new DeliveryFinish(
                     DeliveryFinish.Succeeded, attempt, history, 0, result.Status ?? 0, null, null, null, null, log,
-                    [DeliveryCounterNames.Sent, DeliveryCounterNames.Succeeded]));
+                    [DeliveryCounterNames.Sent, DeliveryCounterNames.Succeeded])
+                {
+                    CustomerId = request.CustomerId,
+                    ConversionWindowMs = request.Options.ConversionWindowMs,
+                });
                 metrics.Outcome("succeeded");
             }
             else if (decision.Outcome == RetryDecision.Retry)

@@ -74,7 +74,8 @@ internal sealed class RedisDeliveryStore(
     private static string DueKey(string ws) => Prefix(ws) + "due";
     private static string DeadKey(string ws) => Prefix(ws) + "dead";
     private static string DeadCampaignKey(string ws, string campaign) => Prefix(ws) + "dead:" + campaign;
-    private static string StatsKey(string ws, string campaign) => Prefix(ws) + "stats:" + campaign;
+    /// <summary>A campaign's delivery counters (conversion goals count <c>converted</c> there too).</summary>
+    internal static string StatsKey(string ws, string campaign) => Prefix(ws) + "stats:" + campaign;
     private static string LogKey(string ws, string campaign) => Prefix(ws) + "log:" + campaign;
 
     internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
@@ -121,34 +122,8 @@ internal sealed class RedisDeliveryStore(
         return 1
         """;
 
-    // The outcome and the acknowledgement are one step: a runner that dies before it leaves the entry
-    // pending (another runner claims it); one that dies after leaves nothing to redo.
-    private const string FinishScript = """
-        redis.call('XACK', KEYS[2], 'runners', ARGV[3])
-        redis.call('XDEL', KEYS[2], ARGV[3])
-        if redis.call('HGET', KEYS[1], 'state') ~= 'queued' then return 0 end
-        local mode = ARGV[1]
-        redis.call('HSET', KEYS[1], 'attempts', ARGV[5], 'last_status', ARGV[8], 'last_error', ARGV[9])
-        if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'history', ARGV[6]) end
-        if mode == 'succeeded' then
-          redis.call('HSET', KEYS[1], 'state', 'succeeded')
-          redis.call('EXPIRE', KEYS[1], ARGV[12])
-        elseif mode == 'dead' then
-          redis.call('HSET', KEYS[1], 'state', 'dead', 'dead_ms', ARGV[4], 'reason', ARGV[11], 'last_excerpt', ARGV[10],
-            'last_request', ARGV[15])
-          redis.call('ZADD', KEYS[4], ARGV[4], ARGV[2])
-          redis.call('ZADD', KEYS[5], ARGV[4], ARGV[2])
-        else
-          redis.call('HSET', KEYS[1], 'state', 'scheduled')
-          redis.call('ZADD', KEYS[3], ARGV[7], ARGV[2])
-        end
-        for i = 16, #ARGV do redis.call('HINCRBY', KEYS[6], ARGV[i], 1) end
-        if ARGV[13] ~= '' then
-          redis.call('LPUSH', KEYS[7], ARGV[13])
-          redis.call('LTRIM', KEYS[7], 0, tonumber(ARGV[14]) - 1)
-        end
-        return 1
-        """;
+    // The outcome and the acknowledgement in one step (finish.lua).
+    private static readonly string FinishScript = LoadScript("finish.lua");
 
     // KEYS: record, dead, dead per campaign, stats, log, the lane's stream (named by the caller: Redis Cluster).
     private const string ReplayScript = """
@@ -302,13 +277,14 @@ internal sealed class RedisDeliveryStore(
             finish.History is null ? "" : JsonSerializer.Serialize(finish.History, Json),
             finish.NextDueMs, finish.Status, finish.Error ?? "", finish.Excerpt ?? "", finish.Reason ?? "", retention,
             finish.Log is null ? "" : JsonSerializer.Serialize(finish.Log, Json), options.Value.LogLength,
-            finish.LastRequestJson ?? "",
+            finish.LastRequestJson ?? "", finish.ConversionWindowMs, Goals.ConversionTracker.MaxDeliveriesPerUser,
         };
         values.AddRange(finish.Counters.Select(c => (RedisValue)c));
         var result = await Db.ScriptEvaluateAsync(FinishScript,
             [
                 RecordKey(workspaceId, entry.DeliveryId), StreamKey(workspaceId, lane), DueKey(workspaceId), DeadKey(workspaceId),
                 DeadCampaignKey(workspaceId, campaignId), StatsKey(workspaceId, campaignId), LogKey(workspaceId, campaignId),
+                Goals.ConversionTracker.DeliveriesKey(workspaceId, campaignId, finish.CustomerId),
             ],
             values.ToArray());
         return (int)result == 1;
@@ -415,6 +391,14 @@ internal sealed class RedisDeliveryStore(
     {
         var name = DeliveryCounterNames.SkippedPrefix + (string.IsNullOrWhiteSpace(reason) ? "unspecified" : reason.Trim().ToLowerInvariant());
         return Db.HashIncrementAsync(StatsKey(workspaceId, campaignId), name, count);
+    }
+
+    private static string LoadScript(string name)
+    {
+        using var stream = typeof(RedisDeliveryStore).Assembly.GetManifestResourceStream("Integration.Campaigns.Delivery." + name)
+            ?? throw new InvalidOperationException($"The {name} resource is missing.");
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
     }
 
     private DeliveryRecord Parse(HashEntry[] fields)

@@ -63,6 +63,7 @@ internal static class Extensions
         builder.Services.AddSingleton<IWorkspaceSettingsStore, RedisWorkspaceSettingsStore>();
         builder.Services.AddSingleton<IFrequencyCapper, RedisFrequencyCapper>();
         builder.Services.AddSingleton<SendControls>();
+        builder.Services.AddSingleton<Goals.ConversionTracker>();
         builder.Services.AddSingleton<CampaignSender>();
         builder.Services.AddSingleton<TriggerIndex>();
         builder.Services.AddSingleton<TriggerConsumer>();

@@ -59,7 +59,7 @@ internal sealed class CampaignLifecycle(ICampaignStore store, IScheduleStore sch
         {
             await schedule.RemoveAsync(campaign.WorkspaceId, campaign.CampaignId);
         }
-        if (active && campaign.Spec.DeliveryCase == CampaignSpec.DeliveryOneofCase.EventTriggered)
+        if (active && (campaign.Spec.DeliveryCase == CampaignSpec.DeliveryOneofCase.EventTriggered || Goals.ConversionTracker.HasGoals(campaign)))
         {
             await triggers.EnsureGroupAsync(campaign.WorkspaceId);
         }

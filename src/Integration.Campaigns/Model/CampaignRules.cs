@@ -57,6 +57,10 @@ internal static partial class CampaignRules
         }
         ValidateDelivery(spec);
         ValidateOptions(spec.Options);
+        if (Goals.ConversionTracker.Problem(spec.ConversionGoals) is { } goalsProblem)
+        {
+            throw Invalid(goalsProblem);
+        }
         if (spec.Steps.Count is 0 or > MaxSteps)
         {
             throw Invalid($"spec.steps: 1 to {MaxSteps} request steps.");

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using Grpc.Core;
 using Integration.Campaigns.Delivery;
+using Integration.Campaigns.Goals;
 using Integration.Campaigns.Model;
 using Integration.Campaigns.Sending;
 using Integration.Campaigns.Storage;
@@ -53,6 +54,7 @@ internal sealed partial class TriggerConsumer(
     IUserDirectory users,
     CampaignSender sender,
     IDeliverySkips skips,
+    ConversionTracker conversions,
     CampaignMetrics metrics,
     IOptions<CampaignsOptions> options,
     TimeProvider time,
@@ -172,9 +174,14 @@ internal sealed partial class TriggerConsumer(
         var done = new List<(string Stream, RedisValue Id)>(entries.Count);
         var work = new List<(TriggerEvent Event, Campaign[] Exits, List<(Campaign Campaign, Dictionary<string, AttributeValue> Attributes)> Candidates)>();
         var stale = new Dictionary<(string CampaignId, string Reason), long>();
+        var decoded = new List<EventStreamEntry>(entries.Count);
         foreach (var (stream, entry) in entries)
         {
             var e = TriggerEvent.From(stream, entry);
+            if (e is not null)
+            {
+                decoded.Add(e.Entry);
+            }
             var exits = e is null ? null : triggers.ByExitEvent.GetValueOrDefault(e.EventName);
             var candidates = e is null ? null : Candidates(e, triggers, now, stale);
             if (e is null || (exits is null && candidates is null))
@@ -185,6 +192,8 @@ internal sealed partial class TriggerConsumer(
             work.Add((e, exits ?? [], candidates ?? []));
         }
         await RecordStaleAsync(workspaceId, stale, cancellationToken);
+        // The same read feeds conversion goals (before the batch is acknowledged, so a crash repeats, never loses, them).
+        await conversions.ObserveAsync(workspaceId, triggers.ByGoalEvent, decoded, now.ToUnixTimeMilliseconds());
         if (work.Count == 0)
         {
             return done;

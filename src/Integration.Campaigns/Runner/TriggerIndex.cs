@@ -4,12 +4,15 @@ using Integration.Campaigns.V1;
 
 namespace Integration.Campaigns.Runner;
 
-/// <summary>A workspace's active event-triggered campaigns, by the event that triggers them and by their exit event.</summary>
+/// <summary>
+/// A workspace's active event-triggered campaigns, by the event that triggers them and by their exit event, and its
+/// active campaigns with conversion goals, by goal event.
+/// </summary>
 internal sealed class WorkspaceTriggers
 {
-    public static readonly WorkspaceTriggers Empty = new(-1, []);
+    public static readonly WorkspaceTriggers Empty = new(-1, [], []);
 
-    public WorkspaceTriggers(long version, IReadOnlyList<Campaign> campaigns)
+    public WorkspaceTriggers(long version, IReadOnlyList<Campaign> campaigns, IReadOnlyList<Campaign> withGoals)
     {
         Version = version;
         Campaigns = campaigns;
@@ -18,6 +21,10 @@ internal sealed class WorkspaceTriggers
         ByExitEvent = campaigns.Where(c => c.Spec.EventTriggered.ExitEventName.Length > 0)
             .GroupBy(c => c.Spec.EventTriggered.ExitEventName, StringComparer.Ordinal)
             .ToDictionary(g => g.Key, g => g.ToArray(), StringComparer.Ordinal);
+        ByGoalEvent = withGoals.SelectMany(c => c.Spec.ConversionGoals.Events.Select(g => (g.EventName, Campaign: c)))
+            .DistinctBy(x => (x.EventName, x.Campaign.CampaignId))
+            .GroupBy(x => x.EventName, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => g.Select(x => x.Campaign).ToArray(), StringComparer.Ordinal);
     }
 
     public long Version { get; }
@@ -28,7 +35,11 @@ internal sealed class WorkspaceTriggers
 
     public IReadOnlyDictionary<string, Campaign[]> ByExitEvent { get; }
 
-    public bool IsEmpty => Campaigns.Count == 0;
+    /// <summary>Campaigns with conversion goals, by goal event name.</summary>
+    public IReadOnlyDictionary<string, Campaign[]> ByGoalEvent { get; }
+
+    /// <summary>Nothing in the workspace's stream matters: no triggers and no goals.</summary>
+    public bool IsEmpty => Campaigns.Count == 0 && ByGoalEvent.Count == 0;
 }
 
 /// <summary>
@@ -63,7 +74,7 @@ internal sealed class TriggerIndex(ICampaignStore store)
             _byWorkspace[workspaceId] = (cached.Triggers, now);
             return cached.Triggers;
         }
-        var triggers = new WorkspaceTriggers(version, await store.ActiveEventTriggeredAsync(workspaceId));
+        var triggers = new WorkspaceTriggers(version, await store.ActiveEventTriggeredAsync(workspaceId), await store.ActiveWithGoalsAsync(workspaceId));
         _byWorkspace[workspaceId] = (triggers, now);
         return triggers;
     }

@@ -176,6 +176,7 @@ internal sealed partial class CampaignSender(
                 Timeout = TimeSpan.FromMilliseconds(options?.TimeoutMs is > 0 ? options.TimeoutMs : 5000),
                 MaxAttempts = options?.MaxAttempts is > 0 ? options.MaxAttempts : 8,
                 IdempotencyHeader = string.IsNullOrEmpty(options?.IdempotencyHeader) ? null : options.IdempotencyHeader,
+                ConversionWindowMs = (long)Goals.ConversionTracker.Window(campaign).TotalMilliseconds,
             },
             string.IsNullOrEmpty(trigger.TraceParent) ? null : trigger.TraceParent);
     }

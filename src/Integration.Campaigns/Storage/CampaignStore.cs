@@ -29,7 +29,10 @@ internal interface ICampaignStore
 
     Task<IReadOnlyList<Campaign>> ActiveBusinessEventAsync(string workspaceId);
 
-    /// <summary>Workspaces that have (or had) active event-triggered campaigns.</summary>
+    /// <summary>Active campaigns (of any delivery type) with conversion goals.</summary>
+    Task<IReadOnlyList<Campaign>> ActiveWithGoalsAsync(string workspaceId);
+
+    /// <summary>Workspaces whose event stream the consumer reads: they have (or had) active event-triggered campaigns or campaigns with conversion goals.</summary>
     Task<IReadOnlyList<string>> TriggerWorkspacesAsync();
 }
 
@@ -44,10 +47,11 @@ internal sealed class RedisCampaignStore(IConnectionMultiplexer redis, ISecretPr
     private static RedisKey TriggeredKey(string ws) => $"camps:trig:{{{ws}}}";
     private static RedisKey BusinessKey(string ws) => $"camps:biz:{{{ws}}}";
     private static RedisKey ChangesKey(string ws) => $"camps:ver:{{{ws}}}";
+    private static RedisKey GoalsKey(string ws) => $"camps:goals:{{{ws}}}";
     private static readonly RedisKey TriggerWorkspacesKey = "campaigns:trigger-workspaces";
 
-    // KEYS: campaign, campaigns, triggered, business, changes. ARGV: expected version, new version, json, created ms, id,
-    // active event-triggered (1/0), active business-event (1/0). One slot: the indexes never disagree with the campaign,
+    // KEYS: campaign, campaigns, triggered, business, changes, goals. ARGV: expected version, new version, json, created ms, id,
+    // active event-triggered (1/0), active business-event (1/0), active with conversion goals (1/0). One slot: the indexes never disagree with the campaign,
     // and the change counter moves with every save, so cached copies of the indexes know they are stale.
     private const string SaveScript = """
         local v = redis.call('HGET', KEYS[1], 'v')
@@ -60,6 +64,7 @@ internal sealed class RedisCampaignStore(IConnectionMultiplexer redis, ISecretPr
         redis.call('ZADD', KEYS[2], ARGV[4], ARGV[5])
         if ARGV[6] == '1' then redis.call('SADD', KEYS[3], ARGV[5]) else redis.call('SREM', KEYS[3], ARGV[5]) end
         if ARGV[7] == '1' then redis.call('SADD', KEYS[4], ARGV[5]) else redis.call('SREM', KEYS[4], ARGV[5]) end
+        if ARGV[8] == '1' then redis.call('SADD', KEYS[6], ARGV[5]) else redis.call('SREM', KEYS[6], ARGV[5]) end
         redis.call('INCR', KEYS[5])
         return 1
         """;
@@ -90,15 +95,16 @@ internal sealed class RedisCampaignStore(IConnectionMultiplexer redis, ISecretPr
         var active = campaign.State == CampaignState.Active;
         var triggered = active && campaign.Spec.DeliveryCase == CampaignSpec.DeliveryOneofCase.EventTriggered;
         var business = active && campaign.Spec.DeliveryCase == CampaignSpec.DeliveryOneofCase.BusinessEvent;
-        if (triggered)
+        var goals = active && Goals.ConversionTracker.HasGoals(campaign);
+        if (triggered || goals)
         {
             // Before the campaign is visible as active, so the consumer never misses the workspace.
             await Db.SetAddAsync(TriggerWorkspacesKey, ws);
         }
         var result = await Db.ScriptEvaluateAsync(SaveScript,
-            [CampaignKey(ws, campaign.CampaignId), CampaignsKey(ws), TriggeredKey(ws), BusinessKey(ws), ChangesKey(ws)],
+            [CampaignKey(ws, campaign.CampaignId), CampaignsKey(ws), TriggeredKey(ws), BusinessKey(ws), ChangesKey(ws), GoalsKey(ws)],
             [expectedVersion, campaign.Version, Formatter.Format(Protected(campaign)), campaign.CreatedAtMs, campaign.CampaignId,
-             triggered ? 1 : 0, business ? 1 : 0]);
+             triggered ? 1 : 0, business ? 1 : 0, goals ? 1 : 0]);
         return (int)result == 1;
     }
 
@@ -131,6 +137,10 @@ internal sealed class RedisCampaignStore(IConnectionMultiplexer redis, ISecretPr
     public async Task<IReadOnlyList<Campaign>> ActiveBusinessEventAsync(string workspaceId) =>
         (await LoadAsync(workspaceId, (await Db.SetMembersAsync(BusinessKey(workspaceId))).Select(v => v.ToString())))
             .Where(c => c.State == CampaignState.Active).ToList();
+
+    public async Task<IReadOnlyList<Campaign>> ActiveWithGoalsAsync(string workspaceId) =>
+        (await LoadAsync(workspaceId, (await Db.SetMembersAsync(GoalsKey(workspaceId))).Select(v => v.ToString())))
+            .Where(c => c.State == CampaignState.Active && Goals.ConversionTracker.HasGoals(c)).ToList();
 
     public async Task<IReadOnlyList<string>> TriggerWorkspacesAsync() =>
         (await Db.SetMembersAsync(TriggerWorkspacesKey)).Select(v => v.ToString()).ToList();

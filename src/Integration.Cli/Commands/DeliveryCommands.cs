@@ -28,7 +28,7 @@ internal static class DeliveryCommands
     {
         var workspace = Arguments.Workspace();
         var campaign = Arguments.Campaign();
-        var command = new Command("stats", "Enqueued, sent, succeeded, retried, skipped (by reason) and dead-lettered counts") { workspace, campaign };
+        var command = new Command("stats", "Enqueued, sent, succeeded, retried, skipped (by reason), dead-lettered and converted counts, and the conversion rate (converted / succeeded)") { workspace, campaign };
         command.SetAction(async (parsed, cancellationToken) => clients.Print(await clients.Deliveries.GetDeliveryStatsAsync(
             new GetDeliveryStatsRequest { WorkspaceId = parsed.GetRequiredValue(workspace), CampaignId = parsed.GetRequiredValue(campaign) }, clients.Call(cancellationToken))));
         return command;
