@@ -32,7 +32,7 @@ public sealed class AuditLog(IConnectionMultiplexer redis, IOptions<AuditOptions
 {
     public const string MeterName = "Integration.Audit";
 
-    private static readonly string AppendScript = EmbeddedScripts.Read("audit-append.lua");
+    private static readonly string AppendScript = EmbeddedScripts.Read(typeof(AuditLog), "Access.audit-append.lua");
 
     private readonly Counter<long> _written = meters.Create(MeterName).CreateCounter<long>("integration.audit.entries", "{entry}",
         "Audit entries written, by outcome of the write (ok, failed).");

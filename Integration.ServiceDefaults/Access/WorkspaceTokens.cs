@@ -21,7 +21,7 @@ public sealed class WorkspaceTokens(IConnectionMultiplexer redis, TimeProvider t
 
     private const string Prefix = "wst.";
 
-    private static readonly string CreateScript = EmbeddedScripts.Read("workspace-token-create.lua");
+    private static readonly string CreateScript = EmbeddedScripts.Read(typeof(WorkspaceTokens), "Access.workspace-token-create.lua");
 
     private static RedisKey Key(string ws) => $"wstok:{{{ws}}}";
 
@@ -84,15 +84,3 @@ internal sealed record StoredToken(
 
 [JsonSerializable(typeof(StoredToken))]
 internal sealed partial class TokenJson : JsonSerializerContext;
-
-internal static class EmbeddedScripts
-{
-    /// <summary>A Lua script embedded from Access/*.lua.</summary>
-    public static string Read(string name)
-    {
-        var assembly = typeof(EmbeddedScripts).Assembly;
-        var resource = assembly.GetManifestResourceNames().Single(n => n.EndsWith("." + name, StringComparison.Ordinal));
-        using var reader = new StreamReader(assembly.GetManifestResourceStream(resource)!);
-        return reader.ReadToEnd();
-    }
-}

@@ -19,7 +19,7 @@ internal sealed class RedisFrequencyCapper(IConnectionMultiplexer redis) : IFreq
     private static readonly TimeSpan Hour = TimeSpan.FromHours(1);
     private static readonly TimeSpan Day = TimeSpan.FromDays(1);
     private static readonly TimeSpan Week = TimeSpan.FromDays(7);
-    private static readonly string Script = LoadScript();
+    private static readonly string Script = EmbeddedScripts.Read(typeof(RedisFrequencyCapper), "Controls.frequency_cap.lua");
 
     private static RedisKey LogKey(string ws, string cid) => $"fcap:{{{ws}}}:{cid}";
 
@@ -45,14 +45,6 @@ internal sealed class RedisFrequencyCapper(IConnectionMultiplexer redis) : IFreq
         }
         var result = await redis.GetDatabase().ScriptEvaluateAsync(Script, [LogKey(workspaceId, customerId)], args);
         return (long)result == 1;
-    }
-
-    private static string LoadScript()
-    {
-        using var stream = typeof(RedisFrequencyCapper).Assembly.GetManifestResourceStream("Integration.Campaigns.Controls.frequency_cap.lua")
-            ?? throw new InvalidOperationException("The frequency_cap.lua resource is missing.");
-        using var reader = new StreamReader(stream);
-        return reader.ReadToEnd();
     }
 
     /// <summary>Whether a cap limits anything (an unset or all-zero cap is no cap).</summary>

@@ -123,7 +123,7 @@ internal sealed class RedisDeliveryStore(
         """;
 
     // The outcome and the acknowledgement in one step (finish.lua).
-    private static readonly string FinishScript = LoadScript("finish.lua");
+    private static readonly string FinishScript = EmbeddedScripts.Read(typeof(RedisDeliveryStore), "Delivery.finish.lua");
 
     // KEYS: record, dead, dead per campaign, stats, log, the lane's stream (named by the caller: Redis Cluster).
     private const string ReplayScript = """
@@ -391,14 +391,6 @@ internal sealed class RedisDeliveryStore(
     {
         var name = DeliveryCounterNames.SkippedPrefix + (string.IsNullOrWhiteSpace(reason) ? "unspecified" : reason.Trim().ToLowerInvariant());
         return Db.HashIncrementAsync(StatsKey(workspaceId, campaignId), name, count);
-    }
-
-    private static string LoadScript(string name)
-    {
-        using var stream = typeof(RedisDeliveryStore).Assembly.GetManifestResourceStream("Integration.Campaigns.Delivery." + name)
-            ?? throw new InvalidOperationException($"The {name} resource is missing.");
-        using var reader = new StreamReader(stream);
-        return reader.ReadToEnd();
     }
 
     private DeliveryRecord Parse(HashEntry[] fields)

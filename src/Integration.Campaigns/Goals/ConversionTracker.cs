@@ -25,7 +25,7 @@ internal sealed class ConversionTracker(IConnectionMultiplexer redis, CampaignMe
     public static readonly TimeSpan MinWindow = TimeSpan.FromHours(1);
     public static readonly TimeSpan MaxWindow = TimeSpan.FromDays(30);
 
-    private static readonly string Script = LoadScript();
+    private static readonly string Script = EmbeddedScripts.Read(typeof(ConversionTracker), "Goals.convert.lua");
 
     /// <summary>The user's successful deliveries of a campaign that a goal event can still convert.</summary>
     public static RedisKey DeliveriesKey(string ws, string campaignId, string customerId) => $"dlv:{{{ws}}}:cv:{campaignId}:{customerId}";
@@ -119,13 +119,5 @@ internal sealed class ConversionTracker(IConnectionMultiplexer redis, CampaignMe
         {
             metrics.Converted(converted);
         }
-    }
-
-    private static string LoadScript()
-    {
-        using var stream = typeof(ConversionTracker).Assembly.GetManifestResourceStream("Integration.Campaigns.Goals.convert.lua")
-            ?? throw new InvalidOperationException("The convert.lua resource is missing.");
-        using var reader = new StreamReader(stream);
-        return reader.ReadToEnd();
     }
 }

@@ -359,11 +359,5 @@ internal sealed class RedisActivityStore(IConnectionMultiplexer redis, TimeProvi
 /// <summary>The store's Lua scripts: <c>Storage/Scripts/*.lua</c>, embedded in the assembly.</summary>
 internal static class Scripts
 {
-    public static string Load(string name)
-    {
-        using var stream = typeof(Scripts).Assembly.GetManifestResourceStream($"Integration.Ingestion.Storage.Scripts.{name}")
-            ?? throw new InvalidOperationException($"Script {name} is not embedded.");
-        using var reader = new StreamReader(stream);
-        return reader.ReadToEnd();
-    }
+    public static string Load(string name) => EmbeddedScripts.Read(typeof(Scripts), $"Storage.Scripts.{name}");
 }

@@ -92,9 +92,7 @@ internal sealed partial class RetentionSweeper(
             var floor = time.GetUtcNow().ToUnixTimeMilliseconds() - (long)TimeSpan.FromDays(await retention.RetentionDaysAsync(ws)).TotalMilliseconds;
             for (var p = 0; p < EventStream.Partitions; p++)
             {
-                var swept = await SweepPartitionAsync(db, ws, p, floor, cancellationToken);
-                total = new(total.UsersSwept + swept.UsersSwept, total.EntriesRemoved + swept.EntriesRemoved,
-                    total.StreamEntriesTrimmed + swept.StreamEntriesTrimmed);
+                total = Add(total, await SweepPartitionAsync(db, ws, p, floor, cancellationToken));
             }
             workspaces++;
         }
