@@ -174,13 +174,14 @@ internal sealed partial class TriggerConsumer(
         var done = new List<(string Stream, RedisValue Id)>(entries.Count);
         var work = new List<(TriggerEvent Event, Campaign[] Exits, List<(Campaign Campaign, Dictionary<string, AttributeValue> Attributes)> Candidates)>();
         var stale = new Dictionary<(string CampaignId, string Reason), long>();
-        var decoded = new List<EventStreamEntry>(entries.Count);
+        // Kept only when a campaign of the workspace has conversion goals (the consumer's hot path allocates nothing for them otherwise).
+        var decoded = triggers.ByGoalEvent.Count > 0 ? new List<EventStreamEntry>(entries.Count) : null;
         foreach (var (stream, entry) in entries)
         {
             var e = TriggerEvent.From(stream, entry);
             if (e is not null)
             {
-                decoded.Add(e.Entry);
+                decoded?.Add(e.Entry);
             }
             var exits = e is null ? null : triggers.ByExitEvent.GetValueOrDefault(e.EventName);
             var candidates = e is null ? null : Candidates(e, triggers, now, stale);
@@ -193,7 +194,10 @@ internal sealed partial class TriggerConsumer(
         }
         await RecordStaleAsync(workspaceId, stale, cancellationToken);
         // The same read feeds conversion goals (before the batch is acknowledged, so a crash repeats, never loses, them).
-        await conversions.ObserveAsync(workspaceId, triggers.ByGoalEvent, decoded, now.ToUnixTimeMilliseconds());
+        if (decoded is not null)
+        {
+            await conversions.ObserveAsync(workspaceId, triggers.ByGoalEvent, decoded, now.ToUnixTimeMilliseconds());
+        }
         if (work.Count == 0)
         {
             return done;
