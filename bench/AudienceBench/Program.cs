@@ -16,17 +16,13 @@ using Integration.Segments.V1;
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 
-var options = new Dictionary<string, string>(StringComparer.Ordinal);
-for (var i = 0; i < args.Length; i++)
+var help = args.Any(a => a is "-h" or "--help");
+if (help || BenchArguments.Parse(args, 0, out _) is not { } options)
 {
-    if (args[i] is "-h" or "--help" || !args[i].StartsWith("--", StringComparison.Ordinal))
-    {
-        Console.WriteLine("AudienceBench [--users 200000] [--runs 3] [--batch 1000] [--concurrency 4] [--goal 100000]");
-        return args[i] is "-h" or "--help" ? 0 : 2;
-    }
-    options[args[i][2..]] = i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal) ? args[++i] : "true";
+    Console.WriteLine("AudienceBench [--users 200000] [--runs 3] [--batch 1000] [--concurrency 4] [--goal 100000]");
+    return help ? 0 : 2;
 }
-int Int(string name, int fallback) => options.TryGetValue(name, out var value) ? int.Parse(value, CultureInfo.InvariantCulture) : fallback;
+int Int(string name, int fallback) => options.Int(name, fallback);
 var userCount = Int("users", 200_000);
 var runs = Int("runs", 3);
 var batchSize = Int("batch", 1000);

@@ -1,5 +1,6 @@
 using System.Globalization;
 using InboundBench.Faults;
+using InboundBench.Infra;
 using InboundBench.Storage;
 using InboundBench.Throughput;
 
@@ -18,17 +19,12 @@ if (args.Length == 0 || args[0] is "-h" or "--help")
     return 0;
 }
 
-var options = new Dictionary<string, string>(StringComparer.Ordinal);
-for (var i = 1; i < args.Length; i++)
+if (BenchArguments.Parse(args, 1, out var unexpected) is not { } options)
 {
-    if (!args[i].StartsWith("--", StringComparison.Ordinal))
-    {
-        Console.Error.WriteLine($"unexpected argument '{args[i]}'\n{Usage}");
-        return 2;
-    }
-    options[args[i][2..]] = i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal) ? args[++i] : "true";
+    Console.Error.WriteLine($"unexpected argument '{unexpected}'\n{Usage}");
+    return 2;
 }
-int Int(string name, int fallback) => options.TryGetValue(name, out var value) ? int.Parse(value, CultureInfo.InvariantCulture) : fallback;
+int Int(string name, int fallback) => options.Int(name, fallback);
 
 return args[0] switch
 {

@@ -16,17 +16,13 @@ using TriggerLatency;
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 
-var options = new Dictionary<string, string>(StringComparer.Ordinal);
-for (var i = 0; i < args.Length; i++)
+var help = args.Any(a => a is "-h" or "--help");
+if (help || BenchArguments.Parse(args, 0, out _) is not { } options)
 {
-    if (args[i] is "-h" or "--help" || !args[i].StartsWith("--", StringComparison.Ordinal))
-    {
-        Console.WriteLine("TriggerLatency [--rate 100] [--seconds 15] [--warmup 5] [--users 500] [--poll-interval-ms N (default: the service's)] [--results FILE] [--dump FILE]");
-        return args[i] is "-h" or "--help" ? 0 : 2;
-    }
-    options[args[i][2..]] = i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal) ? args[++i] : "true";
+    Console.WriteLine("TriggerLatency [--rate 100] [--seconds 15] [--warmup 5] [--users 500] [--poll-interval-ms N (default: the service's)] [--results FILE] [--dump FILE]");
+    return help ? 0 : 2;
 }
-int Int(string name, int fallback) => options.TryGetValue(name, out var value) ? int.Parse(value, CultureInfo.InvariantCulture) : fallback;
+int Int(string name, int fallback) => options.Int(name, fallback);
 var rate = Int("rate", 100);
 var seconds = Int("seconds", 15);
 var warmup = Int("warmup", 5);
