@@ -18,6 +18,7 @@ internal sealed class CampaignMetrics
     private readonly Counter<long> _quietHours;
     private readonly Counter<long> _staleEvents;
     private readonly Counter<long> _conversions;
+    private readonly Counter<long> _zoneTurns;
     private long _streamLag;
     private long _streamPending;
 
@@ -35,6 +36,9 @@ internal sealed class CampaignMetrics
             "Events that matched an event-triggered campaign but were dated before its activation or older than its max_event_age (backfill); never delivered.");
         _conversions = meter.CreateCounter<long>("integration.campaigns.conversions", "{delivery}",
             "Successful deliveries a goal event of their campaign converted within the attribution window (also converted in the campaign's counters).");
+        _zoneTurns = meter.CreateCounter<long>("integration.campaigns.time_zone.users", "{user}",
+            "Users of a campaign sent in users' time zones whose turn came in a pass, by outcome: local (their zone's time came), " +
+            "passed_sent (their zone had passed when the occurrence started; sent at the campaign's zone time), passed_skipped.");
         meter.CreateObservableGauge("integration.campaigns.trigger_stream.lag", () => Interlocked.Read(ref _streamLag), "{event}",
             "Events in the ingestion streams not yet read by the trigger consumer (sampled every 5 s).");
         meter.CreateObservableGauge("integration.campaigns.trigger_stream.pending", () => Interlocked.Read(ref _streamPending), "{event}",
@@ -55,6 +59,13 @@ internal sealed class CampaignMetrics
     public void StaleEvents(long count, string reason) => _staleEvents.Add(count, new KeyValuePair<string, object?>("reason", reason));
 
     public void Converted(long count) => _conversions.Add(count);
+
+    public void ZoneTurn(Model.ZoneTurnKind kind) => _zoneTurns.Add(1, new KeyValuePair<string, object?>("outcome", kind switch
+    {
+        Model.ZoneTurnKind.SendPassed => "passed_sent",
+        Model.ZoneTurnKind.SkipPassed => "passed_skipped",
+        _ => "local",
+    }));
 
     public void SetTriggerStreamBacklog(long lag, long pending)
     {

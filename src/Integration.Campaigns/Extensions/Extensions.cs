@@ -69,6 +69,7 @@ internal static class Extensions
         builder.Services.AddSingleton<TriggerConsumer>();
         builder.Services.AddSingleton<PendingStepRunner>();
         builder.Services.AddSingleton<ScheduledRunner>();
+        builder.Services.AddSingleton<ZoneRunner>();
         builder.Services.AddSingleton<FailureInterceptor>();
 
         if (builder.Configuration.GetValue($"{CampaignsOptions.SectionName}:{nameof(CampaignsOptions.RunnerEnabled)}", true))

@@ -90,9 +90,18 @@ internal sealed class CampaignsService(
             }
             var deliveryChanged = !Equals(c.Spec.OneTime, request.Spec!.OneTime) || !Equals(c.Spec.Periodic, request.Spec.Periodic);
             c.Spec = request.Spec;
-            if (c.State == CampaignState.Active && deliveryChanged)
+            if (deliveryChanged)
             {
-                lifecycle.Reschedule(c);
+                // A new schedule ends the occurrence being sent zone by zone; the next one follows the new schedule.
+                if (c.State == CampaignState.Active)
+                {
+                    lifecycle.Reschedule(c);
+                }
+                c.ZoneRuns.Clear();
+                if (c.State == CampaignState.Active && c.NextRunMs == 0)
+                {
+                    c.State = CampaignState.Completed;
+                }
             }
         });
         compiled.Put(updated, steps);

@@ -29,7 +29,11 @@ internal sealed class CampaignLifecycle(ICampaignStore store, IScheduleStore sch
                     : now.ToUnixTimeMilliseconds();
                 break;
             case CampaignSpec.DeliveryOneofCase.Periodic:
-                var next = Recurrence.Next(campaign.Spec.Periodic, now.AddMilliseconds(-1),
+                // An occurrence already being sent zone by zone goes on; the next one comes after it.
+                var after = campaign.ZoneRuns.Count > 0
+                    ? DateTimeOffset.FromUnixTimeMilliseconds(Math.Max(now.ToUnixTimeMilliseconds() - 1, campaign.ZoneRuns.Max(r => r.OccurrenceMs)))
+                    : now.AddMilliseconds(-1);
+                var next = Recurrence.Next(campaign.Spec.Periodic, after,
                     DateTimeOffset.FromUnixTimeMilliseconds(campaign.ActivatedAtMs), campaign.Runs);
                 campaign.NextRunMs = next?.ToUnixTimeMilliseconds() ?? 0;
                 break;
@@ -37,7 +41,7 @@ internal sealed class CampaignLifecycle(ICampaignStore store, IScheduleStore sch
                 campaign.NextRunMs = 0;
                 return;
         }
-        if (campaign.NextRunMs == 0)
+        if (campaign.NextRunMs == 0 && campaign.ZoneRuns.Count == 0)
         {
             campaign.State = CampaignState.Completed;
         }
@@ -51,9 +55,9 @@ internal sealed class CampaignLifecycle(ICampaignStore store, IScheduleStore sch
     public async Task SyncScheduleAsync(Campaign campaign)
     {
         var active = campaign.State == CampaignState.Active;
-        if (active && campaign.NextRunMs > 0)
+        if (active && DueAt(campaign) is { } due)
         {
-            await schedule.SetAsync(campaign.WorkspaceId, campaign.CampaignId, DateTimeOffset.FromUnixTimeMilliseconds(campaign.NextRunMs));
+            await schedule.SetAsync(campaign.WorkspaceId, campaign.CampaignId, due);
         }
         else
         {
@@ -63,6 +67,25 @@ internal sealed class CampaignLifecycle(ICampaignStore store, IScheduleStore sch
         {
             await triggers.EnsureGroupAsync(campaign.WorkspaceId);
         }
+    }
+
+    /// <summary>
+    /// When the runner next has work for a One Time or Periodic campaign, or null: its next run; in users' time zones
+    /// the earlier of the next occurrence's opening (its UTC+14 time) and the next zone due in an occurrence being sent.
+    /// </summary>
+    public static DateTimeOffset? DueAt(Campaign campaign)
+    {
+        if (UserTimeZones.Of(campaign.Spec) is null)
+        {
+            return campaign.NextRunMs > 0 ? DateTimeOffset.FromUnixTimeMilliseconds(campaign.NextRunMs) : null;
+        }
+        DateTimeOffset? due = campaign.NextRunMs > 0 ? UserTimeZones.Opens(campaign.Spec, campaign.NextRunMs) : null;
+        foreach (var run in campaign.ZoneRuns)
+        {
+            var next = DateTimeOffset.FromUnixTimeMilliseconds(run.NextDueMs);
+            due = due is null || next < due ? next : due;
+        }
+        return due;
     }
 
     public async Task<Campaign> ChangeStateAsync((string WorkspaceId, string CampaignId) ids, CampaignState target)

@@ -195,6 +195,18 @@ internal static partial class CampaignRules
                 {
                     throw Invalid("spec.one_time.send_at_ms: must not be negative.");
                 }
+                if (spec.OneTime.TimeZone.Length > 0 && Recurrence.FindZone(spec.OneTime.TimeZone) is null)
+                {
+                    throw Invalid($"spec.one_time.time_zone: '{spec.OneTime.TimeZone}' is not a known IANA time zone.");
+                }
+                if (spec.OneTime.UserTimeZone is { } oneTimeZones)
+                {
+                    if (spec.OneTime.SendAtMs == 0)
+                    {
+                        throw Invalid("spec.one_time.send_at_ms: required with user_time_zone (its local time in time_zone is when each user receives the campaign).");
+                    }
+                    ValidateUserTimeZone(oneTimeZones, "spec.one_time.user_time_zone");
+                }
                 break;
             case CampaignSpec.DeliveryOneofCase.Periodic:
                 ValidatePeriodic(spec.Periodic);
@@ -234,6 +246,14 @@ internal static partial class CampaignRules
         }
     }
 
+    private static void ValidateUserTimeZone(UserTimeZoneDelivery zones, string field)
+    {
+        if (!Enum.IsDefined(zones.PassedTimeZoneAction))
+        {
+            throw Invalid($"{field}.passed_time_zone_action: PASSED_TIME_ZONE_ACTION_SEND_AT_CAMPAIGN_TIME (default) or PASSED_TIME_ZONE_ACTION_SKIP.");
+        }
+    }
+
     private static void ValidatePeriodic(PeriodicDelivery p)
     {
         const string field = "spec.periodic";
@@ -268,6 +288,10 @@ internal static partial class CampaignRules
         if (p.EndAtMs > 0 && p.EndAtMs < p.StartMs)
         {
             throw Invalid($"{field}.end_at_ms: must not be before start_ms.");
+        }
+        if (p.UserTimeZone is { } zones)
+        {
+            ValidateUserTimeZone(zones, $"{field}.user_time_zone");
         }
     }
 

@@ -68,7 +68,8 @@ internal static class Recurrence
         return null;
     }
 
-    private static DateTimeOffset ToInstant(DateTime local, TimeZoneInfo zone)
+    /// <summary>The instant a local wall-clock time happens in <paramref name="zone"/>.</summary>
+    public static DateTimeOffset ToInstant(DateTime local, TimeZoneInfo zone)
     {
         local = DateTime.SpecifyKind(local, DateTimeKind.Unspecified);
         // A time that a DST change skips happens at the same wall-clock time plus the jump.

@@ -15,6 +15,7 @@ internal sealed partial class ScheduledRunner(
     IScheduleStore schedule,
     CampaignLifecycle lifecycle,
     CampaignSender sender,
+    ZoneRunner zoneRuns,
     IOptions<CampaignsOptions> options,
     TimeProvider time,
     ILogger<ScheduledRunner> logger)
@@ -48,10 +49,14 @@ internal sealed partial class ScheduledRunner(
     private async Task<bool> RunAsync(ScheduledRun run, CancellationToken cancellationToken)
     {
         var campaign = await store.GetAsync(run.WorkspaceId, run.CampaignId);
-        if (campaign is null || campaign.State != CampaignState.Active || campaign.NextRunMs == 0)
+        if (campaign is null || campaign.State != CampaignState.Active || CampaignLifecycle.DueAt(campaign) is null)
         {
             await schedule.RemoveAsync(run.WorkspaceId, run.CampaignId);
             return false;
+        }
+        if (UserTimeZones.Of(campaign.Spec) is { } zones)
+        {
+            return await zoneRuns.RunAsync(campaign, zones, cancellationToken);
         }
         var now = time.GetUtcNow();
         var runAt = campaign.NextRunMs;

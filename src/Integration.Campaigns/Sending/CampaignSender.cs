@@ -62,7 +62,10 @@ internal sealed partial class CampaignSender(
     /// go in Heap's bulk form, up to 1000 a request; <see cref="CampaignSendSummary.Enqueued"/> still counts
     /// them per user and step.
     /// </summary>
-    public async Task<CampaignSendSummary> SendToAudienceAsync(Campaign campaign, SendTrigger trigger, CancellationToken cancellationToken)
+    /// <param name="zones">A pass of an occurrence sent in users' time zones: only the users whose turn it is are sent to
+    /// (every user still counts for <c>dedup_attribute</c>, in audience order, so the first holder of a value wins across passes).</param>
+    public async Task<CampaignSendSummary> SendToAudienceAsync(Campaign campaign, SendTrigger trigger, CancellationToken cancellationToken,
+        ZonePass? zones = null)
     {
         var summary = new CampaignSendSummary { CampaignId = campaign.CampaignId };
         var steps = compiled.Get(campaign).Steps;
@@ -78,11 +81,26 @@ internal sealed partial class CampaignSender(
 
         await foreach (var user in users.AudienceAsync(campaign.WorkspaceId, campaign.Spec.Audience, now, cancellationToken))
         {
+            var turn = zones?.Of(user).Kind;
+            var turnCame = turn is null or ZoneTurnKind.Send or ZoneTurnKind.SendPassed or ZoneTurnKind.SkipPassed;
             if (dedupAttribute.Length > 0 && user.Attributes.TryGetValue(dedupAttribute, out var key)
                 && AttributeRules.Text(key) is { Length: > 0 } keyText && !seen.Add(keyText))
             {
-                Skip(summary, $"duplicate {dedupAttribute}");
-                await SkippedAsync(campaign, user.CustomerId, $"duplicate {dedupAttribute}", cancellationToken);
+                if (turnCame)
+                {
+                    Skip(summary, $"duplicate {dedupAttribute}");
+                    await SkippedAsync(campaign, user.CustomerId, $"duplicate {dedupAttribute}", cancellationToken);
+                }
+                continue;
+            }
+            if (!turnCame)
+            {
+                continue;
+            }
+            if (turn == ZoneTurnKind.SkipPassed)
+            {
+                Skip(summary, UserTimeZones.PassedReason);
+                await SkippedAsync(campaign, user.CustomerId, UserTimeZones.PassedReason, cancellationToken);
                 continue;
             }
 

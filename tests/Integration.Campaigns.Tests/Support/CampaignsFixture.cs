@@ -198,9 +198,15 @@ internal sealed class RecordingDeliveryQueue : IDeliveryQueue
 
     public IReadOnlyList<DeliveryRequest> For(string workspaceId) => _all.Where(r => r.WorkspaceId == workspaceId).ToList();
 
+    /// <summary>Set: every call after this many throws, as if the process died there.</summary>
+    public int? FailAfter { get; set; }
+
     public Task EnqueueAsync(DeliveryRequest request, CancellationToken cancellationToken)
     {
-        Interlocked.Increment(ref _calls);
+        if (Interlocked.Increment(ref _calls) > FailAfter)
+        {
+            throw new InvalidOperationException("The runner died here.");
+        }
         if (_byId.TryAdd(request.DeliveryId, request))
         {
             _all.Enqueue(request);
