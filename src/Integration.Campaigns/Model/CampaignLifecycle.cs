@@ -69,6 +69,23 @@ internal sealed class CampaignLifecycle(ICampaignStore store, IScheduleStore sch
         }
     }
 
+    /// <summary>Counts the run of <paramref name="runAt"/> and moves the campaign's next run on (0: none left).</summary>
+    public static void Advance(Campaign campaign, long runAt, DateTimeOffset now)
+    {
+        campaign.Runs++;
+        if (campaign.Spec.DeliveryCase == CampaignSpec.DeliveryOneofCase.Periodic)
+        {
+            // Occurrences missed while no runner was up are not sent late; the schedule continues from now.
+            var after = DateTimeOffset.FromUnixTimeMilliseconds(Math.Max(runAt, now.ToUnixTimeMilliseconds()));
+            var next = Recurrence.Next(campaign.Spec.Periodic, after, DateTimeOffset.FromUnixTimeMilliseconds(campaign.ActivatedAtMs), campaign.Runs);
+            campaign.NextRunMs = next?.ToUnixTimeMilliseconds() ?? 0;
+        }
+        else
+        {
+            campaign.NextRunMs = 0;
+        }
+    }
+
     /// <summary>
     /// When the runner next has work for a One Time or Periodic campaign, or null: its next run; in users' time zones
     /// the earlier of the next occurrence's opening (its UTC+14 time) and the next zone due in an occurrence being sent.

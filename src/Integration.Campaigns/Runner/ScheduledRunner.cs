@@ -75,18 +75,7 @@ internal sealed partial class ScheduledRunner(
             {
                 return;
             }
-            c.Runs++;
-            if (c.Spec.DeliveryCase == CampaignSpec.DeliveryOneofCase.Periodic)
-            {
-                // Occurrences missed while no runner was up are not sent late; the schedule continues from now.
-                var after = DateTimeOffset.FromUnixTimeMilliseconds(Math.Max(runAt, now.ToUnixTimeMilliseconds()));
-                var next = Recurrence.Next(c.Spec.Periodic, after, DateTimeOffset.FromUnixTimeMilliseconds(c.ActivatedAtMs), c.Runs);
-                c.NextRunMs = next?.ToUnixTimeMilliseconds() ?? 0;
-            }
-            else
-            {
-                c.NextRunMs = 0;
-            }
+            CampaignLifecycle.Advance(c, runAt, now);
             if (c.NextRunMs == 0)
             {
                 c.State = CampaignState.Completed;

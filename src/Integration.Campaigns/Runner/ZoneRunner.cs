@@ -76,18 +76,7 @@ internal sealed partial class ZoneRunner(
             var opens = UserTimeZones.Opens(c.Spec, occurrence).ToUnixTimeMilliseconds();
             // Zones whose local time came before the activation have passed (the passed_time_zone_action decides for them).
             c.ZoneRuns.Add(new ZoneRun { OccurrenceMs = occurrence, StartedAtMs = Math.Max(opens, c.ActivatedAtMs), NextDueMs = now.ToUnixTimeMilliseconds() });
-            c.Runs++;
-            if (c.Spec.DeliveryCase == CampaignSpec.DeliveryOneofCase.Periodic)
-            {
-                // As without time zones: occurrences missed while no runner was up are not sent late.
-                var after = DateTimeOffset.FromUnixTimeMilliseconds(Math.Max(occurrence, now.ToUnixTimeMilliseconds()));
-                var next = Recurrence.Next(c.Spec.Periodic, after, DateTimeOffset.FromUnixTimeMilliseconds(c.ActivatedAtMs), c.Runs);
-                c.NextRunMs = next?.ToUnixTimeMilliseconds() ?? 0;
-            }
-            else
-            {
-                c.NextRunMs = 0;
-            }
+            CampaignLifecycle.Advance(c, occurrence, now);
         });
     }
 
