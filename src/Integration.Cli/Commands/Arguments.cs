@@ -30,18 +30,22 @@ internal static class Arguments
         Description = $"{description}: email, phone or external_id (default {Kinds.First(k => k.Kind == defaultKind).Name})",
         HelpName = "email|phone|external_id",
         DefaultValueFactory = _ => defaultKind,
-        CustomParser = result =>
-        {
-            var text = result.Tokens.Count == 1 ? result.Tokens[0].Value : "";
-            foreach (var (name, kind) in Kinds)
-            {
-                if (string.Equals(name, text, StringComparison.OrdinalIgnoreCase))
-                {
-                    return kind;
-                }
-            }
-            result.AddError($"Unknown identifier kind '{text}': use email, phone or external_id.");
-            return defaultKind;
-        },
+        CustomParser = result => Spelled(result, Kinds, "identifier kind", "email, phone or external_id") ?? defaultKind,
     };
+
+    /// <summary>The value a spelling table gives the option's token (case-insensitive), or null with a usage error naming the token.</summary>
+    public static T? Spelled<T>(System.CommandLine.Parsing.ArgumentResult result, (string Name, T Value)[] table, string what, string choices)
+        where T : struct
+    {
+        var text = result.Tokens.Count == 1 ? result.Tokens[0].Value : "";
+        foreach (var (name, value) in table)
+        {
+            if (string.Equals(name, text, StringComparison.OrdinalIgnoreCase))
+            {
+                return value;
+            }
+        }
+        result.AddError($"Unknown {what} '{text}': use {choices}.");
+        return null;
+    }
 }

@@ -45,19 +45,7 @@ internal static class CampaignCommands
             Description = "Users whose local time had passed when an occurrence started: campaign-time (default: at the campaign's zone time, "
                 + "or at once if that passed too) or skip (counted as skipped:time_zone_passed)",
             HelpName = string.Join('|', PassedActions.Select(a => a.Name)),
-            CustomParser = result =>
-            {
-                var text = result.Tokens.Count == 1 ? result.Tokens[0].Value : "";
-                foreach (var (name, action) in PassedActions)
-                {
-                    if (string.Equals(name, text, StringComparison.OrdinalIgnoreCase))
-                    {
-                        return action;
-                    }
-                }
-                result.AddError($"Unknown --passed value '{text}': use campaign-time or skip.");
-                return null;
-            },
+            CustomParser = result => Arguments.Spelled(result, PassedActions, "--passed value", "campaign-time or skip"),
         };
         var zone = new Option<string?>("--time-zone")
         {
