@@ -21,7 +21,7 @@ internal sealed class RedisProcess : IDisposable
 
     public static async Task<RedisProcess> StartAsync()
     {
-        var port = FreePort();
+        var port = Integration.Testing.FreePort.Next();
         var directory = Directory.CreateTempSubdirectory("ratelimit-bench-").FullName;
         var info = new ProcessStartInfo("redis-server")
         {
@@ -85,12 +85,5 @@ internal sealed class RedisProcess : IDisposable
         catch (IOException)
         {
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -1,18 +1,12 @@
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 
 namespace InboundBench.Infra;
 
 /// <summary>Facts about this machine and its processes, read from /proc.</summary>
 internal static class Machine
 {
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    /// <summary>A loopback port for a server the bench starts (the tests' picker, linked: see its remarks).</summary>
+    public static int FreePort() => Integration.Testing.FreePort.Next();
 
     /// <summary>The repository root (the folder holding Integration.sln), found from the bench's own folder.</summary>
     public static string RepositoryRoot()
