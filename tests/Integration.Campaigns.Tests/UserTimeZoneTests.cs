@@ -239,6 +239,72 @@ public sealed class UserTimeZoneTests(CampaignsFixture fixture) : IClassFixture<
         Assert.Empty(queueA.For(ws).Select(d => d.DeliveryId).Intersect(queueB.For(ws).Select(d => d.DeliveryId)));
     }
 
+    [Fact]
+    public async Task PausingStopsTheZonesAndResumingSendsThoseThatCameDueMeanwhileAtOnce()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 2, 12, 0, 0, TimeSpan.Zero));
+        var queue = new RecordingDeliveryQueue();
+        await using var host = fixture.StartCampaigns(time, queue);
+        var ws = await UsersAsync("Pacific/Kiritimati", "Europe/Berlin", "America/Los_Angeles");
+        var campaign = await host.Client.CreateCampaignAsync(new CreateCampaignRequest
+        {
+            WorkspaceId = ws, Spec = OneTime("Europe/Berlin", Berlin, PassedTimeZoneAction.Skip), Activate = true,
+        }, CampaignsHost.Call);
+        var ids = new CampaignStateRequest { WorkspaceId = ws, CampaignId = campaign.CampaignId };
+        var runner = host.Get<ScheduledRunner>();
+
+        await RunUntilAsync(time, Kiritimati, (runner, queue));
+        await host.Client.PauseCampaignAsync(ids, CampaignsHost.Call);
+        await RunUntilAsync(time, Berlin.AddHours(3), (runner, queue));
+        var whilePaused = queue.For(ws).Count;
+        var resumedAt = time.GetUtcNow();
+        await host.Client.ResumeCampaignAsync(ids, CampaignsHost.Call);
+        var first = await RunUntilAsync(time, LosAngeles.AddHours(1), (runner, queue));
+        var stored = await GetAsync(host, ws, campaign.CampaignId);
+
+        Assert.Equal(1, whilePaused);
+        // Berlin's 10:00 came while the campaign was paused; it had not passed when the occurrence started, so it is sent, late.
+        Assert.Equal(resumedAt.AddMinutes(15), first[ws, "Europe/Berlin"]);
+        Assert.Equal(resumedAt.AddMinutes(15), first[ws, "no-zone"]);
+        Assert.Equal(LosAngeles, first[ws, "America/Los_Angeles"]);
+        Assert.Equal(5, queue.For(ws).Count);
+        Assert.Equal(1, stored.Runs);
+        Assert.Equal(CampaignState.Completed, stored.State);
+    }
+
+    [Fact]
+    public async Task TheFrequencyCapStillAppliesToEachZonesSends()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 2, 12, 0, 0, TimeSpan.Zero));
+        var queue = new RecordingDeliveryQueue();
+        await using var host = fixture.StartCampaigns(time, queue);
+        var ws = await UsersAsync("Pacific/Kiritimati", "Europe/Berlin", "America/Los_Angeles");
+        await host.Client.UpdateWorkspaceSettingsAsync(new UpdateWorkspaceSettingsRequest
+        {
+            Settings = new WorkspaceSettings { WorkspaceId = ws, FrequencyCap = new FrequencyCap { PerDay = 1 } },
+        }, CampaignsHost.Call);
+        var news = new CampaignSpec { Name = "News", BusinessEvent = new BusinessEventDelivery { BusinessEventName = "news" } };
+        news.Steps.Add(Specs.HeapTrack(fixture.HeapTrackUrl, Specs.TrackBody("News")));
+        await host.Client.CreateCampaignAsync(new CreateCampaignRequest { WorkspaceId = ws, Spec = news, Activate = true }, CampaignsHost.Call);
+        await host.Client.TriggerBusinessEventAsync(new TriggerBusinessEventRequest { WorkspaceId = ws, Name = "news", EventId = "n-1" }, CampaignsHost.Call);
+        var campaign = await host.Client.CreateCampaignAsync(new CreateCampaignRequest
+        {
+            WorkspaceId = ws, Spec = OneTime("Europe/Berlin", Berlin), Activate = true,
+        }, CampaignsHost.Call);
+
+        var runner = host.Get<ScheduledRunner>();
+        IEnumerable<string> Sent() => queue.For(ws).Where(d => d.CampaignId == campaign.CampaignId).Select(d => d.CustomerId).ToList();
+
+        await RunUntilAsync(time, LosAngeles.AddMinutes(-15), (runner, queue));
+        var beforeLosAngeles = Sent();
+        await RunUntilAsync(time, LosAngeles.AddHours(1), (runner, queue));
+
+        // Within 24 hours of the news every zone's send is capped; Los Angeles's 10:00 (30 hours later) is not.
+        Assert.Empty(beforeLosAngeles);
+        Assert.Equal(["America/Los_Angeles"], Sent());
+        Assert.Equal(4, await StatAsync(ws, campaign.CampaignId, "skipped:frequency_cap"));
+    }
+
     [Theory]
     [InlineData("one_time", "spec.one_time.user_time_zone.passed_time_zone_action")]
     [InlineData("one_time_without_time", "spec.one_time.send_at_ms")]

@@ -52,12 +52,16 @@ internal sealed class RedisWorkspaceSettingsStore(IConnectionMultiplexer redis, 
         settings.TimeZone.Length > 0 ? Recurrence.FindZone(settings.TimeZone) ?? TimeZoneInfo.Utc : TimeZoneInfo.Utc;
 
     /// <summary>The user's zone from their profile attribute, or null when they have none (or an unknown one).</summary>
-    public static TimeZoneInfo? UserZone(WorkspaceSettings settings, User user)
+    public static TimeZoneInfo? UserZone(WorkspaceSettings settings, User user) =>
+        UserZoneId(settings, user) is { } id ? Recurrence.FindZone(id) : null;
+
+    /// <summary>The zone id in the user's profile attribute as given (maybe not a known zone), or null when they have none.</summary>
+    public static string? UserZoneId(WorkspaceSettings settings, User user)
     {
         var attribute = settings.TimeZoneAttribute.Length > 0 ? settings.TimeZoneAttribute : DefaultTimeZoneAttribute;
         return user.Attributes.TryGetValue(attribute, out var value) && value.KindCase == Common.V1.AttributeValue.KindOneofCase.StringValue
             && value.StringValue.Trim() is { Length: > 0 } id
-            ? Recurrence.FindZone(id)
+            ? id
             : null;
     }
 }

@@ -62,12 +62,12 @@ internal static class UserTimeZones
     public static DateTimeOffset Opens(CampaignSpec spec, long occurrenceMs) => new DateTimeOffset(LocalTime(spec, occurrenceMs), FirstOffset);
 
     /// <summary>A user's turn in a pass at <paramref name="now"/> over <paramref name="run"/>.</summary>
+    /// <param name="localDue">When the occurrence's local time comes in the user's zone (<see cref="Recurrence.ToInstant"/>).</param>
     /// <param name="campaignTime">The occurrence in the campaign's zone (where passed users go, under SEND_AT_CAMPAIGN_TIME).</param>
-    public static ZoneTurn Turn(ZoneRun run, UserTimeZoneDelivery setting, DateTime local, DateTimeOffset campaignTime, TimeZoneInfo userZone,
-        DateTimeOffset now)
+    public static ZoneTurn Turn(ZoneRun run, UserTimeZoneDelivery setting, DateTimeOffset localDue, DateTimeOffset campaignTime, DateTimeOffset now)
     {
         var started = DateTimeOffset.FromUnixTimeMilliseconds(run.StartedAtMs);
-        var due = Recurrence.ToInstant(local, userZone);
+        var due = localDue;
         var kind = ZoneTurnKind.Send;
         if (due < started)
         {

@@ -23,6 +23,9 @@ internal sealed partial class ZoneRunner(
     CampaignMetrics metrics,
     ILogger<ZoneRunner> logger)
 {
+    // Bounds the per-pass cache of zone ids (a profile attribute can hold anything).
+    private const int MaxZonesKept = 1000;
+
     /// <summary>Opens the next occurrence if its first zone has come, then runs each due pass; true if it did either.</summary>
     public async Task<bool> RunAsync(Campaign campaign, UserTimeZoneDelivery setting, CancellationToken cancellationToken)
     {
@@ -91,8 +94,26 @@ internal sealed partial class ZoneRunner(
         var local = UserTimeZones.LocalTime(campaign.Spec, run.OccurrenceMs);
         var campaignZone = UserTimeZones.CampaignZone(campaign.Spec);
         var campaignTime = DateTimeOffset.FromUnixTimeMilliseconds(run.OccurrenceMs);
-        var pass = new ZonePass(user => UserTimeZones.Turn(run, setting, local, campaignTime,
-            RedisWorkspaceSettingsStore.UserZone(workspace, user) ?? campaignZone, now), metrics);
+        // Users share a handful of zones: each distinct attribute value is looked up and converted once a pass.
+        var dueByZone = new Dictionary<string, DateTimeOffset>(StringComparer.Ordinal);
+        DateTimeOffset LocalDue(string? zoneId)
+        {
+            if (zoneId is null)
+            {
+                return Recurrence.ToInstant(local, campaignZone);
+            }
+            if (!dueByZone.TryGetValue(zoneId, out var due))
+            {
+                due = Recurrence.ToInstant(local, Recurrence.FindZone(zoneId) ?? campaignZone);
+                if (dueByZone.Count < MaxZonesKept)
+                {
+                    dueByZone[zoneId] = due;
+                }
+            }
+            return due;
+        }
+        var pass = new ZonePass(user => UserTimeZones.Turn(run, setting, LocalDue(RedisWorkspaceSettingsStore.UserZoneId(workspace, user)), campaignTime, now),
+            metrics);
 
         var summary = await sender.SendToAudienceAsync(campaign, new SendTrigger($"run:{run.OccurrenceMs}", SendTrigger.None, SendTrigger.None,
             activity?.Id), cancellationToken, pass);
