@@ -19,14 +19,18 @@ CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 var help = args.Any(a => a is "-h" or "--help");
 if (help || BenchArguments.Parse(args, 0, out _) is not { } options)
 {
-    Console.WriteLine("TriggerLatency [--rate 100] [--seconds 15] [--warmup 5] [--users 500] [--poll-interval-ms N (default: the service's)] [--results FILE] [--dump FILE]");
+    Console.WriteLine("TriggerLatency [--rate 100] [--seconds 15] [--warmup 5] [--users max(500, 2 x rate)] [--replicas 1] [--poll-interval-ms N (default: the service's)] [--results FILE] [--dump FILE]");
     return help ? 0 : 2;
 }
 int Int(string name, int fallback) => options.Int(name, fallback);
 var rate = Int("rate", 100);
 var seconds = Int("seconds", 15);
 var warmup = Int("warmup", 5);
-var userCount = Int("users", 500);
+// Heap takes 30 track calls per identity in 30 s and the delivery engine holds back the rest (its throttle, as Heap
+// would answer 429): with fewer users than webhooks per second the bench measures that wait, not the pipeline. The
+// default keeps every user at half Heap's limit.
+var userCount = Int("users", Math.Max(500, 2 * rate));
+var replicas = Int("replicas", 1);
 var resultsFile = options.GetValueOrDefault("results");
 
 var campaignSettings = new Dictionary<string, string>();
@@ -36,10 +40,16 @@ if (options.TryGetValue("poll-interval-ms", out var poll))
 }
 
 Console.WriteLine($"trigger latency bench: {Environment.ProcessorCount} cores, load average {File.ReadAllText("/proc/loadavg").Trim()}");
-Console.WriteLine($"  {rate} webhooks/s for {seconds} s after {warmup} s of warm-up, {userCount} users, campaigns poll interval: " +
+Console.WriteLine($"  {rate} webhooks/s for {seconds} s after {warmup} s of warm-up, {userCount} users, {replicas} campaigns replica(s), poll interval: " +
     (poll is null ? "default" : poll + " ms"));
 
-await using var stack = await Stack.StartAsync(campaignSettings);
+if (rate > userCount)
+{
+    Console.WriteLine($"  note: {rate / (double)userCount:0.0} track calls per user per second exceed Heap's 30 per identity in 30 s; " +
+        "the delivery engine's throttle holds the excess back, so latency grows with the run");
+}
+
+await using var stack = await Stack.StartAsync(campaignSettings, replicas);
 using var ingestionChannel = GrpcChannel.ForAddress(stack.IngestionGrpc);
 using var campaignsChannel = GrpcChannel.ForAddress(stack.CampaignsGrpc);
 var auth = new Metadata { { "authorization", $"Bearer {Stack.AdminToken}" } };
@@ -124,6 +134,7 @@ async Task<List<string>> PaceAsync(string prefix, int duration)
     return ids;
 }
 
+await RedisCli("CONFIG", "RESETSTAT");
 var cpuBefore = stack.Processes.ToDictionary(p => p.Name, p => Machine.CpuSeconds(p.Pid));
 var run = Guid.NewGuid().ToString("N")[..6];
 var warmupIds = await PaceAsync($"w{run}", warmup);
@@ -146,6 +157,25 @@ do
 }
 while (DateTime.UtcNow < waitUntil);
 var cpu = stack.Processes.ToDictionary(p => p.Name, p => Machine.CpuSeconds(p.Pid) - cpuBefore[p.Name]);
+var commandStats = await RedisCli("INFO", "commandstats");
+
+// Redis's own account of the run (CONFIG RESETSTAT before the warm-up): which commands the pipeline sends, and how
+// many calls and how much server time each costs per trigger. Commands a script runs are counted under their own
+// names as well as inside EVALSHA's time.
+async Task<string> RedisCli(params string[] arguments)
+{
+    var info = new ProcessStartInfo("redis-cli") { RedirectStandardOutput = true, UseShellExecute = false };
+    info.ArgumentList.Add("-p");
+    info.ArgumentList.Add(stack.RedisPort.ToString(CultureInfo.InvariantCulture));
+    foreach (var argument in arguments)
+    {
+        info.ArgumentList.Add(argument);
+    }
+    using var process = Process.Start(info)!;
+    var output = await process.StandardOutput.ReadToEndAsync();
+    await process.WaitForExitAsync();
+    return output;
+}
 
 async Task<Dictionary<string, List<DateTimeOffset>>> ReceivedAsync()
 {
@@ -190,6 +220,24 @@ var campaignsCpu = cpu.Where(pair => pair.Key.StartsWith("campaigns", StringComp
 var cpuPerTriggerUs = expected.Count == 0 ? double.NaN : campaignsCpu / expected.Count * 1e6;
 Console.WriteLine($"  CPU per trigger: campaigns {cpuPerTriggerUs:0} µs (goal <= 300 µs); " +
     string.Join(", ", cpu.Select(pair => $"{pair.Key} {(expected.Count == 0 ? double.NaN : pair.Value / expected.Count * 1e6):0} µs")));
+if (expected.Count > 0)
+{
+    var stats = commandStats.Split('\n', StringSplitOptions.TrimEntries)
+        .Where(line => line.StartsWith("cmdstat_", StringComparison.Ordinal))
+        .Select(line =>
+        {
+            var fields = line[(line.IndexOf(':') + 1)..].Split(',').Select(f => f.Split('=')).ToDictionary(f => f[0], f => f[1]);
+            return (Command: line[8..line.IndexOf(':')], Calls: long.Parse(fields["calls"], CultureInfo.InvariantCulture),
+                Usec: long.Parse(fields["usec"], CultureInfo.InvariantCulture));
+        })
+        .OrderByDescending(s => s.Usec)
+        .ToList();
+    Console.WriteLine($"  redis per trigger (INFO commandstats over {expected.Count} triggers; a script's commands count under their own names too):");
+    foreach (var (command, calls, usec) in stats.Take(20))
+    {
+        Console.WriteLine($"    {command,-22} {calls / (double)expected.Count,6:0.00} calls  {usec / (double)expected.Count,7:0.0} µs");
+    }
+}
 Console.WriteLine($"trigger latency (edge 200 -> track received by the emulator): p50 {Percentile(0.50):0.0} ms, p90 {Percentile(0.90):0.0} ms, " +
     $"p99 {Percentile(0.99):0.0} ms, max {(latencies.Length > 0 ? latencies[^1] : double.NaN):0.0} ms; matched {latencies.Length}/{measuredIds.Count}");
 Console.WriteLine($"triggered sends: {expected.Count - missing} of {expected.Count} accepted webhooks (warm-up included) arrived, " +

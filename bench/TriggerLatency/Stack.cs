@@ -35,12 +35,13 @@ internal sealed class Stack : IAsyncDisposable
 
     public IReadOnlyList<ManagedProcess> Processes => _processes;
 
-    public static async Task<Stack> StartAsync(IDictionary<string, string> campaignSettings)
+    /// <summary>Starts the stack with <paramref name="campaignReplicas"/> campaigns processes sharing the trigger work.</summary>
+    public static async Task<Stack> StartAsync(IDictionary<string, string> campaignSettings, int campaignReplicas = 1)
     {
         var stack = new Stack(System.IO.Directory.CreateTempSubdirectory("trigger-latency-").FullName);
         try
         {
-            await stack.StartAllAsync(campaignSettings);
+            await stack.StartAllAsync(campaignSettings, campaignReplicas);
             return stack;
         }
         catch
@@ -50,7 +51,7 @@ internal sealed class Stack : IAsyncDisposable
         }
     }
 
-    private async Task StartAllAsync(IDictionary<string, string> campaignSettings)
+    private async Task StartAllAsync(IDictionary<string, string> campaignSettings, int campaignReplicas)
     {
         _processes.Add(await ManagedProcess.StartRedisAsync(RedisPort, Directory));
         var redisConnection = $"127.0.0.1:{RedisPort}";
@@ -76,21 +77,28 @@ internal sealed class Stack : IAsyncDisposable
             ["Ingestion__Address"] = $"http://127.0.0.1:{IngestionGrpcPort}",
             ["Kestrel__Endpoints__http__Url"] = $"http://127.0.0.1:{EdgePort}",
         });
-        var campaignEnvironment = new Dictionary<string, string>
+        var campaigns = new List<Task>();
+        for (var replica = 0; replica < campaignReplicas; replica++)
         {
-            ["ConnectionStrings__redis"] = redisConnection,
-            ["Admin__Token"] = AdminToken,
-            ["Ingestion__Address"] = $"http://127.0.0.1:{IngestionGrpcPort}",
-            ["Campaigns__AllowedHosts__0"] = "127.0.0.1",
-            ["Kestrel__Endpoints__http__Url"] = $"http://127.0.0.1:{CampaignsHttpPort}",
-            ["Kestrel__Endpoints__grpc__Url"] = $"http://127.0.0.1:{CampaignsGrpcPort}",
-        };
-        foreach (var (key, value) in campaignSettings)
-        {
-            campaignEnvironment[key] = value;
+            // The first replica answers the bench's gRPC calls; the others only share the runner's work.
+            var httpPort = replica == 0 ? CampaignsHttpPort : Machine.FreePort();
+            var campaignEnvironment = new Dictionary<string, string>
+            {
+                ["ConnectionStrings__redis"] = redisConnection,
+                ["Admin__Token"] = AdminToken,
+                ["Ingestion__Address"] = $"http://127.0.0.1:{IngestionGrpcPort}",
+                ["Campaigns__AllowedHosts__0"] = "127.0.0.1",
+                ["Kestrel__Endpoints__http__Url"] = $"http://127.0.0.1:{httpPort}",
+                ["Kestrel__Endpoints__grpc__Url"] = $"http://127.0.0.1:{(replica == 0 ? CampaignsGrpcPort : Machine.FreePort())}",
+            };
+            foreach (var (key, value) in campaignSettings)
+            {
+                campaignEnvironment[key] = value;
+            }
+            var name = replica == 0 ? "campaigns" : $"campaigns{replica + 1}";
+            campaigns.Add(StartService(name, "Integration.Campaigns", campaignEnvironment).WaitHealthyAsync(name, httpPort));
         }
-        var campaigns = StartService("campaigns", "Integration.Campaigns", campaignEnvironment);
-        await Task.WhenAll(edge.WaitHealthyAsync("edge", EdgePort), campaigns.WaitHealthyAsync("campaigns", CampaignsHttpPort));
+        await Task.WhenAll([edge.WaitHealthyAsync("edge", EdgePort), .. campaigns]);
     }
 
     private ManagedProcess StartService(string name, string project, Dictionary<string, string> environment)
