@@ -21,6 +21,7 @@ internal sealed class CampaignMetrics
     private readonly Counter<long> _zoneTurns;
     private long _streamLag;
     private long _streamPending;
+    private long _ownedPartitions;
 
     public CampaignMetrics(IMeterFactory meterFactory)
     {
@@ -43,6 +44,8 @@ internal sealed class CampaignMetrics
             "Events in the ingestion streams not yet read by the trigger consumer (sampled every 5 s).");
         meter.CreateObservableGauge("integration.campaigns.trigger_stream.pending", () => Interlocked.Read(ref _streamPending), "{event}",
             "Events read by the trigger consumer but not yet acknowledged (sampled every 5 s).");
+        meter.CreateObservableGauge("integration.campaigns.trigger_partitions.owned", () => Interlocked.Read(ref _ownedPartitions), "{partition}",
+            "Event stream partitions (of every workspace with triggers) this replica holds the lease on and reads.");
     }
 
     public void Enqueued(Campaign campaign) => _enqueued.Add(1, new KeyValuePair<string, object?>("campaign.delivery", campaign.Spec.DeliveryCase.ToString()));
@@ -66,6 +69,8 @@ internal sealed class CampaignMetrics
         Model.ZoneTurnKind.SkipPassed => "passed_skipped",
         _ => "local",
     }));
+
+    public void SetOwnedTriggerPartitions(long count) => Interlocked.Exchange(ref _ownedPartitions, count);
 
     public void SetTriggerStreamBacklog(long lag, long pending)
     {

@@ -31,7 +31,14 @@ internal sealed class CampaignsOptions
     /// <summary>This replica's consumer name in the group (empty: machine name and process id).</summary>
     public string ConsumerName { get; set; } = "";
 
-    /// <summary>Stream entries idle this long in another consumer's pending list are taken over.</summary>
+    /// <summary>
+    /// How long a runner replica's lease on a partition of a workspace's event stream lasts unless renewed (every
+    /// third of it). A replica killed without stopping leaves its partitions unread this long at most.
+    /// </summary>
+    [Range(2, 600)]
+    public int TriggerLeaseSeconds { get; set; } = 6;
+
+    /// <summary>Stream entries idle this long in a consumer's pending list (a deferred entry) are read again.</summary>
     [Range(1, 3600)]
     public int ClaimIdleSeconds { get; set; } = 60;
 }

@@ -66,6 +66,7 @@ internal static class Extensions
         builder.Services.AddSingleton<Goals.ConversionTracker>();
         builder.Services.AddSingleton<CampaignSender>();
         builder.Services.AddSingleton<TriggerIndex>();
+        builder.Services.AddSingleton<TriggerPartitionLeases>();
         builder.Services.AddSingleton<TriggerConsumer>();
         builder.Services.AddSingleton<PendingStepRunner>();
         builder.Services.AddSingleton<ScheduledRunner>();

@@ -15,10 +15,22 @@ internal sealed partial class RunnerLoops(
 {
     private static readonly TimeSpan FirstIdleDelay = TimeSpan.FromMilliseconds(10);
 
-    protected override Task ExecuteAsync(CancellationToken stoppingToken) => Task.WhenAll(
-        LoopAsync("event triggers", triggers.PollOnceAsync, stoppingToken),
-        LoopAsync("pending steps", pendingSteps.RunDueAsync, stoppingToken),
-        LoopAsync("scheduled runs", scheduled.RunDueAsync, stoppingToken));
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        await Task.WhenAll(
+            LoopAsync("event triggers", triggers.PollOnceAsync, stoppingToken),
+            LoopAsync("pending steps", pendingSteps.RunDueAsync, stoppingToken),
+            LoopAsync("scheduled runs", scheduled.RunDueAsync, stoppingToken));
+        try
+        {
+            // The loops have stopped, so no batch is in flight: the other replicas may read these partitions at once.
+            await triggers.ReleasePartitionsAsync();
+        }
+        catch (Exception ex) when (ex is StackExchange.Redis.RedisException or TimeoutException)
+        {
+            LogReleaseFailed(ex);
+        }
+    }
 
     private async Task LoopAsync(string name, Func<CancellationToken, Task<int>> iteration, CancellationToken stoppingToken)
     {
@@ -56,6 +68,9 @@ internal sealed partial class RunnerLoops(
             idleDelay = TimeSpan.FromTicks(Math.Min(idleDelay.Ticks * 2, interval.Ticks));
         }
     }
+
+    [LoggerMessage(LogLevel.Warning, "Could not give the event stream partitions back; the other replicas take them when the leases lapse")]
+    private partial void LogReleaseFailed(Exception ex);
 
     [LoggerMessage(LogLevel.Warning, "Campaign runner loop '{Loop}' failed; it continues")]
     private partial void LogIterationFailed(Exception ex, string loop);

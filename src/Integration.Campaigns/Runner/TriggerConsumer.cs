@@ -37,18 +37,20 @@ internal sealed record TriggerEvent(string Stream, RedisValue EntryId, EventStre
 }
 
 /// <summary>
-/// Reads ingestion's event streams (every partition of a workspace's stream, <see cref="EventStream"/>) with a
-/// consumer group per partition shared by every runner replica and starts event-triggered
+/// Reads ingestion's event streams (the partitions of a workspace's stream this replica holds a lease on,
+/// <see cref="TriggerPartitionLeases"/>, so each partition has one reader) with a consumer group per partition and
+/// starts event-triggered
 /// campaigns, a batch of entries at a time, in the order docs/campaigns.md describes: read → match each event against
 /// the workspace's active campaigns (in memory) → backfill rule → one audience call for the whole batch → per user,
 /// in stream order (users in parallel): exit events cancel, triggers render and enqueue (or record the delayed step)
 /// → one acknowledgement for the batch. An entry is acknowledged only after its deliveries and pending steps are
-/// recorded; entries a dead replica left unacknowledged are claimed by the others.
+/// recorded; a replica that takes a partition over first handles what its previous reader left unacknowledged.
 /// </summary>
 internal sealed partial class TriggerConsumer(
     IConnectionMultiplexer redis,
     ICampaignStore store,
     TriggerIndex index,
+    TriggerPartitionLeases leases,
     IPendingSendStore pending,
     ITriggerMarkers markers,
     IUserDirectory users,
@@ -68,6 +70,8 @@ internal sealed partial class TriggerConsumer(
 
     private readonly ConcurrentDictionary<string, IReadOnlyList<string>> _streams = new();
     private readonly ConcurrentDictionary<string, long> _nextClaimMs = new();
+    /// <summary>Partitions just taken over: where the next XAUTOCLAIM of the previous reader's pending entries starts.</summary>
+    private readonly ConcurrentDictionary<string, RedisValue> _takeovers = new();
     private readonly string _consumer = options.Value.ConsumerName.Length > 0
         ? options.Value.ConsumerName
         : $"{Environment.MachineName}-{Environment.ProcessId}";
@@ -79,6 +83,9 @@ internal sealed partial class TriggerConsumer(
         var handled = await Task.WhenAll(workspaces.Select(ws => PollWorkspaceAsync(ws, cancellationToken)));
         return handled.Sum();
     }
+
+    /// <summary>Gives this replica's partitions back (it is stopping; no batch is in flight), so the others take them at once.</summary>
+    public Task ReleasePartitionsAsync() => leases.ReleaseAsync(_consumer);
 
     /// <summary>
     /// Creates the consumer group at the end of every partition, so a new campaign reacts to new events only; returns
@@ -121,9 +128,13 @@ internal sealed partial class TriggerConsumer(
         {
             return 0;
         }
-        // Every partition is read at once and what came back is handled as one batch (one audience call); a user's
-        // events are all in one partition, so their order holds.
-        var streams = await EnsureGroupAsync(workspaceId);
+        // Every partition this replica holds is read at once and what came back is handled as one batch (one audience
+        // call); a user's events are all in one partition, which has one reader, so their order holds.
+        var streams = await OwnedStreamsAsync(workspaceId);
+        if (streams.Count == 0)
+        {
+            return 0;
+        }
         var reads = await Task.WhenAll(streams.Select(ReadAsync));
         var entries = reads.SelectMany((read, i) => read.Select(entry => (Stream: streams[i], Entry: entry))).ToList();
         if (entries.Count == 0)
@@ -139,12 +150,53 @@ internal sealed partial class TriggerConsumer(
         return entries.Count;
     }
 
+    /// <summary>
+    /// The streams of the partitions this replica holds (the stream from before partitioning goes with partition 0);
+    /// a partition just taken over starts with what its previous reader left pending.
+    /// </summary>
+    private async Task<IReadOnlyList<string>> OwnedStreamsAsync(string workspaceId)
+    {
+        var streams = await EnsureGroupAsync(workspaceId);
+        var partitions = await leases.CurrentAsync(workspaceId, _consumer);
+        var owned = new List<string>(partitions.Owned.Count + 1);
+        for (var i = 0; i < streams.Count; i++)
+        {
+            var partition = i < EventStream.Partitions ? i : 0;
+            if (!partitions.Owned.Contains(partition))
+            {
+                _takeovers.TryRemove(streams[i], out _);
+                continue;
+            }
+            if (partitions.Acquired.Contains(partition))
+            {
+                _takeovers[streams[i]] = "0-0";
+            }
+            owned.Add(streams[i]);
+        }
+        return owned;
+    }
+
     private async Task<List<StreamEntry>> ReadAsync(string stream)
     {
         var db = redis.GetDatabase();
         var group = options.Value.ConsumerGroup;
         var entries = new List<StreamEntry>();
-        if (ClaimDue(stream))
+        if (_takeovers.TryGetValue(stream, out var cursor))
+        {
+            // This replica is now the partition's only reader: whatever is pending there (left by a replica that
+            // stopped, died or gave the partition up) is older than what is new, so it goes first, idle or not.
+            var left = await db.StreamAutoClaimAsync(stream, group, _consumer, 0, cursor, ReadBatch);
+            entries.AddRange(left.ClaimedEntries.Where(e => !e.IsNull));
+            if (left.NextStartId == "0-0")
+            {
+                _takeovers.TryRemove(stream, out _);
+            }
+            else
+            {
+                _takeovers[stream] = left.NextStartId;
+            }
+        }
+        else if (ClaimDue(stream))
         {
             // Entries a dead consumer read and never acknowledged; looked for now and then, not on every poll.
             var stale = await db.StreamAutoClaimAsync(stream, group, _consumer, options.Value.ClaimIdleSeconds * 1000L, "0-0", ReadBatch);
