@@ -1,8 +1,10 @@
 using System.Buffers.Binary;
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text;
 using Google.Protobuf;
 using Integration.Common.V1;
+using StackExchange.Redis;
 
 namespace Integration.Domain;
 
@@ -24,6 +26,13 @@ public sealed record EventStreamEntry(
     bool Replayed = false,
     int Module = 0);
 
+/// <summary>A compressed stream entry whose dictionary this process has not read (<see cref="EventStream.LoadDictionariesAsync"/>).</summary>
+public sealed class EventStreamDictionaryMissingException(ulong id)
+    : InvalidOperationException($"Event stream entry compressed with dictionary {id:x16}, which is not loaded (key {EventStream.DictionaryKey(id)})")
+{
+    public ulong DictionaryId { get; } = id;
+}
+
 /// <summary>
 /// The event stream, the one contract in Redis shared by ingestion (which appends an entry in the same script
 /// that stores the event) and the campaign runner (which consumes it): a workspace's stream is split into
@@ -43,7 +52,13 @@ public static class EventStream
     /// <summary>The one field of an entry: the <see cref="StreamEvent"/> protobuf message.</summary>
     public const string Field = "e";
 
+    /// <summary>The tag byte of <see cref="StreamEvent.Dictionary"/> (field 13, fixed64), the first byte of a compressed entry.</summary>
+    private const byte DictionaryTag = (13 << 3) | 1;
+
     private const int SlotCount = 16384;
+
+    /// <summary>Every dictionary this process has read or made, by id (they never change, so they are kept for good).</summary>
+    private static readonly ConcurrentDictionary<ulong, EventStreamDictionary> Dictionaries = new();
     private const int SlotStep = SlotCount / Partitions;
 
     /// <summary>Before partitioning: one stream per workspace with one field per value (read only to drain it).</summary>
@@ -88,8 +103,64 @@ public static class EventStream
         return keys;
     }
 
+    /// <summary>
+    /// A stored compression dictionary (a string holding its bytes), by id: global, no hash tag, single-key commands
+    /// only, so a reader that knows only an entry finds it. Written once, before any entry uses it; never deleted.
+    /// </summary>
+    public static string DictionaryKey(ulong id) => $"sdict:{id:x16}";
+
+    /// <summary>The id of the dictionary a workspace's writers compress with (a string: 16 hex digits), once chosen.</summary>
+    public static string WorkspaceDictionaryKey(string workspaceId) => $"sdict:{{{workspaceId}}}";
+
+    /// <summary>Makes a dictionary known to this process's decoder (the writer registers the one it compresses with).</summary>
+    public static void AddDictionary(EventStreamDictionary dictionary) => Dictionaries.TryAdd(dictionary.Id, dictionary);
+
+    /// <summary>The dictionary a value was compressed with, or null for an uncompressed value.</summary>
+    public static ulong? DictionaryOf(ReadOnlySpan<byte> value) =>
+        value.Length >= 9 && value[0] == DictionaryTag ? BinaryPrimitives.ReadUInt64LittleEndian(value[1..9]) : null;
+
+    /// <summary>
+    /// Reads the dictionaries of the given entries that this process has not seen yet (one GET each, once per
+    /// process): call it on what a stream read returned before decoding it. A dictionary missing from Redis stays
+    /// unknown, and decoding its entries throws <see cref="EventStreamDictionaryMissingException"/>.
+    /// </summary>
+    public static async Task LoadDictionariesAsync(IDatabaseAsync db, IEnumerable<StreamEntry> entries)
+    {
+        HashSet<ulong>? missing = null;
+        foreach (var entry in entries)
+        {
+            if (entry.IsNull)
+            {
+                continue;
+            }
+            var value = entry[Field];
+            if (!value.IsNull && DictionaryOf(((ReadOnlyMemory<byte>)value).Span) is { } id && !Dictionaries.ContainsKey(id))
+            {
+                (missing ??= []).Add(id);
+            }
+        }
+        if (missing is null)
+        {
+            return;
+        }
+        foreach (var id in missing)
+        {
+            if ((byte[]?)await db.StringGetAsync(DictionaryKey(id)) is { } bytes && EventStreamDictionary.FromBytes(bytes) is { } dictionary
+                && dictionary.Id == id)
+            {
+                AddDictionary(dictionary);
+            }
+        }
+    }
+
     /// <summary>The value of <see cref="Field"/> for an event.</summary>
-    public static byte[] Encode(EventStreamEntry entry)
+    public static byte[] Encode(EventStreamEntry entry) => Encode(entry, null);
+
+    /// <summary>
+    /// The value of <see cref="Field"/> for an event, compressed with <paramref name="dictionary"/> when there is one
+    /// (and it makes the value smaller). The dictionary must be stored (<see cref="DictionaryKey"/>) before the value.
+    /// </summary>
+    public static byte[] Encode(EventStreamEntry entry, EventStreamDictionary? dictionary)
     {
         var message = new StreamEvent
         {
@@ -118,16 +189,38 @@ public static class EventStream
         {
             message.Traceparent = entry.TraceParent;
         }
-        return message.ToByteArray();
+        var raw = message.ToByteArray();
+        if (dictionary is null)
+        {
+            return raw;
+        }
+        var compressed = new StreamEvent { Dictionary = dictionary.Id, Compressed = ByteString.CopyFrom(dictionary.Compress(raw)) };
+        return compressed.CalculateSize() < raw.Length ? compressed.ToByteArray() : raw;
     }
 
-    /// <summary>Decodes the value of <see cref="Field"/>; null if it is not a stream event.</summary>
+    /// <summary>
+    /// Decodes the value of <see cref="Field"/>; null if it is not a stream event. A compressed value needs its
+    /// dictionary (<see cref="LoadDictionariesAsync"/>): without it this throws
+    /// <see cref="EventStreamDictionaryMissingException"/>, never answers null for a stored event.
+    /// </summary>
     public static EventStreamEntry? Decode(ReadOnlySpan<byte> value)
     {
         StreamEvent message;
         try
         {
             message = StreamEvent.Parser.ParseFrom(value);
+            if (message.Compressed.Length > 0)
+            {
+                if (!Dictionaries.TryGetValue(message.Dictionary, out var dictionary))
+                {
+                    throw new EventStreamDictionaryMissingException(message.Dictionary);
+                }
+                if (dictionary.Decompress(message.Compressed.Span) is not { } raw)
+                {
+                    return null;
+                }
+                message = StreamEvent.Parser.ParseFrom(raw);
+            }
         }
         catch (InvalidProtocolBufferException)
         {

@@ -214,6 +214,49 @@ public sealed class EventTriggerTests(CampaignsFixture fixture) : IClassFixture<
         Assert.Equal(0, await host.Get<IPendingSendStore>().CountAsync(ws));
     }
 
+    [Fact]
+    public async Task AnEventStoredCompressedTriggersLikeAnyOther()
+    {
+        var queue = new RecordingDeliveryQueue();
+        await using var host = fixture.StartCampaigns(new FakeTimeProvider(DateTimeOffset.UtcNow), queue);
+        var ws = Specs.NewWorkspace();
+        // The workspace's first 50 entries (the fixture's setting) train its dictionary; the ones after are compressed
+        // (when that makes them smaller: entries like those it learnt from). All before the campaign, which sees only the last.
+        for (var n = 0; n < 50; n++)
+        {
+            await fixture.IngestEventAsync(ws, $"browser{n}", "Checkout Started", DateTimeOffset.UtcNow, ("order_id", $"o-{n}"), ("total", n), ("path", "/checkout"));
+        }
+        // Training runs beside the writes: more of them until one is stored compressed.
+        var db = Db();
+        var probe = Integration.Domain.EventStream.Key(ws, Integration.Domain.EventStream.PartitionOf("probe"));
+        for (var tries = 0; ; tries++)
+        {
+            await fixture.IngestEventAsync(ws, "probe", "Checkout Started", DateTimeOffset.UtcNow, ("order_id", $"p-{tries}"), ("total", 5), ("path", "/checkout"));
+            var last = (await db.StreamRangeAsync(probe, count: 1, messageOrder: Order.Descending)).Single();
+            if (Integration.Domain.EventStream.DictionaryOf((byte[])last[Integration.Domain.EventStream.Field]!) is not null)
+            {
+                break;
+            }
+            Assert.True(tries < 100, "no entry was compressed");
+            await Task.Delay(50);
+        }
+        await CreateAsync(host, ws, Spec("Checkout Started", steps: Specs.HeapTrack(fixture.HeapTrackUrl, Specs.TrackBody("Nudge", "{\"order\":\"{{EventAttribute['order_id']}}\"}"))));
+        await fixture.IngestEventAsync(ws, "buyer", "Checkout Started", DateTimeOffset.UtcNow, ("order_id", "o-77"), ("total", 80), ("path", "/checkout"));
+        var consumer = host.Get<TriggerConsumer>();
+        for (var poll = 0; poll < 10 && queue.For(ws).Count == 0; poll++)
+        {
+            await consumer.PollOnceAsync(CancellationToken.None);
+        }
+
+        var delivery = Assert.Single(queue.For(ws));
+        Assert.Equal("buyer", delivery.CustomerId);
+        Assert.Contains("\"order\":\"o-77\"", delivery.Body);
+        var stream = Integration.Domain.EventStream.Key(ws, Integration.Domain.EventStream.PartitionOf("buyer"));
+        var stored = (await db.StreamRangeAsync(stream, count: 1, messageOrder: Order.Descending)).Single();
+        Assert.NotNull(Integration.Domain.EventStream.DictionaryOf((byte[])stored[Integration.Domain.EventStream.Field]!));
+        Assert.Equal(0, await EventStreams.PendingAsync(db, ws, "campaigns-triggers"));
+    }
+
     private static int CallsOutside(string ws, params RecordingDeliveryQueue[] queues) =>
         queues.Sum(q => q.Requests.Count(r => r.WorkspaceId != ws));
 

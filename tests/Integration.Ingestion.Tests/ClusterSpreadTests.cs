@@ -34,7 +34,8 @@ public sealed class ClusterSpreadTests(RedisCluster cluster, ITestOutputHelper o
         await workspaces.CreateAsync(new WorkspaceRecord(ws, ws, 500, new byte[32], start.ToUnixTimeMilliseconds()), upsert: false);
         var storage = Options.Create(new StorageOptions());
         var retention = new RetentionPolicy(workspaces, storage, clock);
-        var store = new RedisActivityStore(connection, clock, storage, retention);
+        var store = new RedisActivityStore(connection, clock, storage, retention,
+            new StreamDictionaries(connection, storage, NullLogger<StreamDictionaries>.Instance));
 
         foreach (var chunk in Enumerable.Range(0, Users).Chunk(2_000))
         {

@@ -42,7 +42,8 @@ public sealed class RetentionTests(RedisServer redis) : IClassFixture<RedisServe
         // A duplicate window shorter than the test, so the dedup markers reach their bound too.
         var storage = Options.Create(new StorageOptions { DuplicateWindowDays = 2 });
         var retention = new RetentionPolicy(workspaces, storage, clock);
-        var store = new RedisActivityStore(connection, clock, storage, retention);
+        var store = new RedisActivityStore(connection, clock, storage, retention,
+            new StreamDictionaries(connection, storage, NullLogger<StreamDictionaries>.Instance));
         using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
         var sweeper = new RetentionSweeper(connection, retention, clock,
             Options.Create(new RetentionSweeperOptions { UsersPerCall = 50, PauseBetweenCallsMs = 0 }),
@@ -113,7 +114,7 @@ public sealed class RetentionTests(RedisServer redis) : IClassFixture<RedisServe
                 index += await db.SortedSetLengthAsync(key);
                 quietIndex += name.Contains(":quiet", StringComparison.Ordinal) ? 1 : 0;
             }
-            else if (name.StartsWith('s'))
+            else if (name.StartsWith("s{", StringComparison.Ordinal))
             {
                 stream += await db.StreamInfoAsync(key) is { Length: var length } ? length : 0;
             }

@@ -12,7 +12,9 @@ public static class EventStreams
         var all = new List<EventStreamEntry>();
         foreach (var key in EventStream.Keys(workspaceId))
         {
-            foreach (var entry in await db.StreamRangeAsync(key))
+            var entries = await db.StreamRangeAsync(key);
+            await EventStream.LoadDictionariesAsync(db, entries);
+            foreach (var entry in entries)
             {
                 all.Add(EventStream.Decode(name => entry[name], name => entry[name])
                     ?? throw new InvalidOperationException($"Entry {entry.Id} of {key} is not a stream event."));

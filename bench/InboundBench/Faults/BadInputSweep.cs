@@ -92,8 +92,9 @@ internal static class BadInputSweep
         var entries = new List<string>();
         foreach (var stream in Integration.Domain.EventStream.Keys(workspace.Id))
         {
-            entries.AddRange((await redis.GetDatabase().StreamRangeAsync(stream))
-                .Select(e => Integration.Domain.EventStream.Decode((byte[])e[Integration.Domain.EventStream.Field]!)!.EventId));
+            var read = await redis.GetDatabase().StreamRangeAsync(stream);
+            await Integration.Domain.EventStream.LoadDictionariesAsync(redis.GetDatabase(), read);
+            entries.AddRange(read.Select(e => Integration.Domain.EventStream.Decode((byte[])e[Integration.Domain.EventStream.Field]!)!.EventId));
         }
         var distinct = entries.Distinct().Count();
         notes.Add($"the valid unicode body was acked {acked} times and is stored {entries.Count} time(s)");

@@ -25,6 +25,7 @@ internal static class Ledger
             while (true)
             {
                 var page = await db.StreamRangeAsync(stream, from, "+", count: 5000);
+                await EventStream.LoadDictionariesAsync(db, page);
                 foreach (var entry in page)
                 {
                     var id = EventStream.Decode((byte[])entry[EventStream.Field]!)!.EventId;

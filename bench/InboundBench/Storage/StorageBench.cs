@@ -63,9 +63,12 @@ internal static class StorageBench
         Console.WriteLine($"memory     used_memory {before:N0} B before, {after:N0} B after: {delta:N0} B = {delta / (double)stored:0.0} B per event, " +
             $"{delta / (double)Math.Max(1, users):0} B per user");
 
-        var sample = await db.StreamRangeAsync(EventStream.Key(workspace.Id, 0), count: 200);
+        // The last entries: the workspace's first ones are written uncompressed (its compression dictionary is trained on them).
+        var sample = await db.StreamRangeAsync(EventStream.Key(workspace.Id, 0), count: 200, messageOrder: Order.Descending);
         var sampleBytes = sample.Select(e => ((byte[]?)e[EventStream.Field])?.Length ?? 0).DefaultIfEmpty().Average();
-        Console.WriteLine($"entries    the stream entry's value ('{EventStream.Field}') averages {sampleBytes:0} B (first {sample.Length} of partition 0)");
+        var compressed = sample.Count(e => EventStream.DictionaryOf((byte[]?)e[EventStream.Field] ?? []) is not null);
+        Console.WriteLine($"entries    the stream entry's value ('{EventStream.Field}') averages {sampleBytes:0} B (last {sample.Length} of partition 0, " +
+            $"{compressed} compressed)");
         await BreakdownAsync(server, db, stored);
 
         var perEvent = delta / (double)stored;

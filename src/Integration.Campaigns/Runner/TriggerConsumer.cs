@@ -203,6 +203,8 @@ internal sealed partial class TriggerConsumer(
             entries.AddRange(stale.ClaimedEntries.Where(e => !e.IsNull));
         }
         entries.AddRange((await db.StreamReadGroupAsync(stream, group, _consumer, StreamPosition.NewMessages, ReadBatch)).Where(e => !e.IsNull));
+        // Compressed entries are decoded with their workspace's dictionary: read once per process, before the first decode.
+        await EventStream.LoadDictionariesAsync(db, entries);
         return entries;
     }
 

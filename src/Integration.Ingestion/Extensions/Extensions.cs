@@ -30,6 +30,7 @@ internal static class Extensions
         builder.Services.AddOptions<StorageOptions>().BindConfiguration(StorageOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<RetentionPolicy>();
         builder.Services.AddSingleton<IRetentionPolicy>(sp => sp.GetRequiredService<RetentionPolicy>());
+        builder.Services.AddSingleton<StreamDictionaries>();
         builder.Services.AddSingleton<IActivityStore, RedisActivityStore>();
         builder.Services.AddSingleton<LegacyMigration>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<LegacyMigration>());

@@ -295,7 +295,8 @@ internal static class RetainedEvents
         // Windows are on event time, so a retroactive event counts where it happened; the user's retained events
         // (the retention window) are what a windowed count can see.
         var members = await db.SortedSetRangeByScoreAsync(UserKeyspace.Events(workspaceId, customerId), fromMs, toMs);
-        return members.Count(m => UserKeyspace.ParseEventMember(m.ToString()).EventName == eventName);
+        var nameKey = UserKeyspace.EventNameKey(eventName);
+        return members.Count(m => UserKeyspace.ParseEventMember(m).Is(eventName, nameKey));
     }
 
     public static async ValueTask<IReadOnlyList<RetainedEvent>> ListAsync(IActivityStore events, string workspaceId, string customerId,

@@ -1,4 +1,7 @@
 using System.Diagnostics;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
 using System.Text.Json;
 using Integration.Domain;
 using Integration.Ingestion.V1;
@@ -72,7 +75,7 @@ internal static class UserKeyspace
     /// <summary>Aggregates per event name (hash: <c>c:</c> count, <c>f:</c> first and <c>l:</c> last event time ms).</summary>
     public static RedisKey Aggregates(string ws, string cid) => $"a{Tag(ws, cid)}{ws}:{cid}";
 
-    /// <summary>The user's retained events (sorted set: <c>&lt;stream entry id&gt; &lt;event name&gt;</c>, score = event time ms).</summary>
+    /// <summary>The user's retained events (sorted set: <see cref="IndexMember"/>, score = event time ms).</summary>
     public static RedisKey Events(string ws, string cid) => $"i{Tag(ws, cid)}{ws}:{cid}";
 
     /// <summary>Users of one partition (sorted set: customer id, score = first-seen ms).</summary>
@@ -89,16 +92,59 @@ internal static class UserKeyspace
     public static RedisValue IdField(string id) =>
         id.Length == 32 && id.All(c => c is (>= '0' and <= '9') or (>= 'a' and <= 'f')) ? Convert.FromHexString(id) : id;
 
-    /// <summary>Splits a member of <see cref="Events"/> into its stream entry id and event name.</summary>
-    public static (string EntryId, string EventName) ParseEventMember(string member)
+    /// <summary>
+    /// An event name as index members carry it: the first 6 bytes of its UTF-8's SHA-256 (a workspace would need
+    /// millions of distinct event names before two shared a key; the name itself is in the stream entry).
+    /// </summary>
+    public static byte[] EventNameKey(string eventName)
     {
-        var space = member.IndexOf(' ', StringComparison.Ordinal);
-        return space < 0 ? (member, "") : (member[..space], member[(space + 1)..]);
+        Span<byte> hash = stackalloc byte[32];
+        SHA256.HashData(Encoding.UTF8.GetBytes(eventName), hash);
+        return hash[..6].ToArray();
+    }
+
+    /// <summary>
+    /// Reads a member of <see cref="Events"/>, either layout: <c>&lt;entry ms, base 36&gt;[.&lt;entry seq, base 36&gt;]
+    /// &lt;event name key&gt;</c> (written by write.lua), or <c>&lt;ms&gt;-&lt;seq&gt; &lt;event name&gt;</c> (members
+    /// written before, still in the indexes of users who have not written since; the scripts read both).
+    /// </summary>
+    public static IndexMember ParseEventMember(RedisValue member)
+    {
+        var bytes = (ReadOnlyMemory<byte>)member;
+        var space = bytes.Span.IndexOf((byte)' ');
+        var id = Encoding.ASCII.GetString(space < 0 ? bytes.Span : bytes.Span[..space]);
+        var name = space < 0 ? ReadOnlyMemory<byte>.Empty : bytes[(space + 1)..];
+        if (id.Contains('-', StringComparison.Ordinal))
+        {
+            return new IndexMember(id, name, Keyed: false);
+        }
+        var dot = id.IndexOf('.', StringComparison.Ordinal);
+        var ms = FromBase36(dot < 0 ? id : id[..dot]);
+        var seq = dot < 0 ? 0 : FromBase36(id[(dot + 1)..]);
+        return new IndexMember(string.Create(CultureInfo.InvariantCulture, $"{ms}-{seq}"), name, Keyed: true);
+    }
+
+    private static long FromBase36(string digits)
+    {
+        long value = 0;
+        foreach (var c in digits)
+        {
+            value = value * 36 + (c <= '9' ? c - '0' : c - 'a' + 10);
+        }
+        return value;
     }
 }
 
+/// <summary>A member of a user's event index: the stream entry it references and its event name (or the name's key).</summary>
+internal readonly record struct IndexMember(string EntryId, ReadOnlyMemory<byte> Name, bool Keyed)
+{
+    /// <summary>Whether the member is an event of that name; <paramref name="nameKey"/> is <see cref="UserKeyspace.EventNameKey"/> of it.</summary>
+    public bool Is(string eventName, byte[] nameKey) =>
+        Keyed ? Name.Span.SequenceEqual(nameKey) : Encoding.UTF8.GetString(Name.Span) == eventName;
+}
+
 internal sealed class RedisActivityStore(IConnectionMultiplexer redis, TimeProvider time, IOptions<StorageOptions> options,
-    IRetentionPolicy retention) : IActivityStore
+    IRetentionPolicy retention, StreamDictionaries dictionaries) : IActivityStore
 {
     /// <summary>Spans for the store's Redis scripts, so a webhook's trace shows its Redis write.</summary>
     public static readonly ActivitySource Source = new("Integration.Ingestion.Redis");
@@ -142,12 +188,13 @@ internal sealed class RedisActivityStore(IConnectionMultiplexer redis, TimeProvi
         }
         using var activity = StartWrite(operation, records.Count);
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
-        var floors = new Dictionary<string, long>(StringComparer.Ordinal);
+        var floors = new Dictionary<string, (long Floor, EventStreamDictionary? Dictionary)>(StringComparer.Ordinal);
         foreach (var record in records)
         {
             if (record.Event is not null && !floors.ContainsKey(record.WorkspaceId))
             {
-                floors[record.WorkspaceId] = now - (long)TimeSpan.FromDays(await retention.RetentionDaysAsync(record.WorkspaceId)).TotalMilliseconds;
+                floors[record.WorkspaceId] = (now - (long)TimeSpan.FromDays(await retention.RetentionDaysAsync(record.WorkspaceId)).TotalMilliseconds,
+                    await dictionaries.ForWorkspaceAsync(record.WorkspaceId));
             }
         }
 
@@ -176,14 +223,15 @@ internal sealed class RedisActivityStore(IConnectionMultiplexer redis, TimeProvi
 
     private static string CustomerId(RecordWrite record) => record.Event?.User.CustomerId ?? record.User!.CustomerId;
 
-    private (RedisKey[] Keys, RedisValue[] Args) ScriptArguments(RecordWrite[] call, long now, Dictionary<string, long> floors)
+    private (RedisKey[] Keys, RedisValue[] Args) ScriptArguments(RecordWrite[] call, long now,
+        Dictionary<string, (long Floor, EventStreamDictionary? Dictionary)> floors)
     {
         var keyCount = 0;
         var argCount = 3;
         foreach (var record in call)
         {
             keyCount += record.Event is null ? 3 : 6;
-            argCount += 2 + (record.Event is null ? 3 : 7) + 2 * (record.Event?.User ?? record.User!).Attributes.Count;
+            argCount += 2 + (record.Event is null ? 3 : 8) + 2 * (record.Event?.User ?? record.User!).Attributes.Count;
         }
 
         var keys = new RedisKey[keyCount];
@@ -224,11 +272,19 @@ internal sealed class RedisActivityStore(IConnectionMultiplexer redis, TimeProvi
                 args[a++] = UserKeyspace.IdField(record.Id);
                 args[a++] = e.EventTimeMs;
                 args[a++] = e.EventName;
-                args[a++] = EventStream.Encode(new EventStreamEntry(record.Id, cid, e.EventName, e.EventTimeMs,
+                args[a++] = UserKeyspace.EventNameKey(e.EventName);
+                var (floor, dictionary) = floors[ws];
+                var entry = EventStream.Encode(new EventStreamEntry(record.Id, cid, e.EventName, e.EventTimeMs,
                     record.ReceivedMs > 0 ? record.ReceivedMs : now, record.ConfigName, AttributeJson.ToJsonObject(e.Attributes),
-                    record.TraceParent, Replayed: record.ReceivedMs > 0, Module: e.Module));
+                    record.TraceParent, Replayed: record.ReceivedMs > 0, Module: e.Module), dictionary);
+                if (dictionary is null)
+                {
+                    // Until the workspace has a dictionary, its first entries are what one is trained on.
+                    dictionaries.Sample(ws, entry);
+                }
+                args[a++] = entry;
                 args[a++] = cid;
-                args[a++] = floors[ws];
+                args[a++] = floor;
                 args[a++] = e.User.UpdatedAtMs > 0 ? e.User.UpdatedAtMs : RedisValue.EmptyString;
                 a = WriteAttributePairs(e.User, args, a);
             }
@@ -297,11 +353,12 @@ internal sealed class RedisActivityStore(IConnectionMultiplexer redis, TimeProvi
         string? eventName = null)
     {
         var db = Db;
-        // One index for every event name: a name's events are picked out of the user's (the name is in each member).
+        // One index for every event name: a name's events are picked out of the user's (the name's key is in each member).
+        var nameKey = eventName is null ? null : UserKeyspace.EventNameKey(eventName);
         var members = (await db.SortedSetRangeByScoreAsync(UserKeyspace.Events(workspaceId, customerId),
             fromMs, toMs <= 0 ? double.PositiveInfinity : toMs, take: eventName is null ? limit : -1))
-            .Select(m => UserKeyspace.ParseEventMember(m.ToString()))
-            .Where(m => eventName is null || m.EventName == eventName)
+            .Select(UserKeyspace.ParseEventMember)
+            .Where(m => eventName is null || m.Is(eventName, nameKey!))
             .Take(limit)
             .ToList();
         if (members.Count == 0)
@@ -311,11 +368,14 @@ internal sealed class RedisActivityStore(IConnectionMultiplexer redis, TimeProvi
         var stream = UserKeyspace.Stream(workspaceId, customerId);
         var reads = members.Select(m => m.EntryId)
             .Select(id => db.StreamRangeAsync(stream, id, id, count: 1)).ToArray();
-        var events = new List<StoredEvent>(reads.Length);
-        foreach (var read in reads)
+        await Task.WhenAll(reads);
+        // An entry the stream has already trimmed (past the retention window) is no longer an event of the user.
+        var entries = reads.Select(read => read.Result).Where(read => read.Length == 1).Select(read => read[0]).ToList();
+        await EventStream.LoadDictionariesAsync(db, entries);
+        var events = new List<StoredEvent>(entries.Count);
+        foreach (var entry in entries)
         {
-            // An entry the stream has already trimmed (past the retention window) is no longer an event of the user.
-            if ((await read) is not [var entry] || EventStream.Decode((byte[]?)entry[EventStream.Field] ?? []) is not { } e)
+            if (EventStream.Decode((byte[]?)entry[EventStream.Field] ?? []) is not { } e)
             {
                 continue;
             }

@@ -23,6 +23,13 @@ internal sealed class StorageOptions
     /// <summary>How long a workspace's retention setting is cached by each ingestion replica.</summary>
     [Range(0, 3600)]
     public int RetentionCacheSeconds { get; set; } = 30;
+
+    /// <summary>
+    /// Entries of a workspace a replica collects to train the workspace's stream compression dictionary on (its first
+    /// ones; docs/keyspace.md). 0: entries are never compressed. Larger: a better dictionary, more memory while collecting.
+    /// </summary>
+    [Range(0, 4_000)]
+    public int StreamDictionarySamples { get; set; } = 500;
 }
 
 /// <summary>A workspace's raw-event retention, as the writers and the sweeper apply it.</summary>

@@ -48,6 +48,8 @@ public sealed class CampaignsFixture : IAsyncLifetime
         {
             ["ConnectionStrings:redis"] = Redis.ConnectionString,
             ["Admin:Token"] = AdminToken,
+            // A workspace's stream entries are compressed after its first 50 (EventTriggerTests reads compressed ones).
+            ["Storage:StreamDictionarySamples"] = "50",
             ["Logging:LogLevel:Default"] = "Warning",
         }, grpc: true);
         IngestionChannel = Ingestion.CreateGrpcChannel();

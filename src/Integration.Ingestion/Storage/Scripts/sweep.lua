@@ -4,6 +4,14 @@ local floor_ms, trim_stream = tonumber(ARGV[1]), ARGV[2]
 -- KEYS[1] the partition's stream; then per user of the batch: the user's event index, the user's aggregates.
 local stream = KEYS[1]
 
+-- The arrival (ms) of an index member: '<base-36 ms>[.<seq>] <name key>', or '<ms>-<seq> <event name>' from before
+-- (write.lua writes the first and spells this function the same).
+local function arrival(member)
+  local id = string.match(member, '^[^ ]+')
+  if string.find(id, '-', 1, true) then return tonumber(string.match(id, '^%d+')) end
+  return tonumber(string.match(id, '^%w+'), 36)
+end
+
 local swept, removed = 0, 0
 for k = 2, #KEYS, 2 do
   local events, aggregates = KEYS[k], KEYS[k + 1]
@@ -12,7 +20,7 @@ for k = 2, #KEYS, 2 do
   if oldest and tonumber(oldest) < floor_ms then
     local keep
     for _, member in ipairs(redis.call('ZRANGE', events, 0, -1)) do
-      local received = tonumber(string.match(member, '^%d+'))
+      local received = arrival(member)
       if received < floor_ms then
         redis.call('ZREM', events, member)
         removed = removed + 1

@@ -3,9 +3,9 @@ local now_ms, dedup_window_s, stream_field = ARGV[1], ARGV[2], ARGV[3]
 -- Then per record: kind ('u' | 'e'), how many of its own arguments follow, those arguments; and its keys:
 --   user  args: payload id ('' = never a repeat), updated_at, customer id, profile field/value pairs...
 --         keys: dedup, profile, users
---   event args: event id, event time, event name, stream entry, customer id, retention floor (ms: events
---               received before it are dropped from the stream and the user's index), updated_at ('' = no profile
---               keys), profile field/value pairs...
+--   event args: event id, event time, event name, event name key (its 6 bytes in index members), stream entry,
+--               customer id, retention floor (ms: events received before it are dropped from the stream and the
+--               user's index), updated_at ('' = no profile keys), profile field/value pairs...
 --         keys: dedup, stream, user events, aggregates, profile, users
 -- Returns one outcome per record: 0 repeat (nothing written), 1 stored, 2 stored but the profile was newer.
 -- Numbers travel as the caller's strings: a Lua number handed back to Redis would be formatted again.
@@ -54,6 +54,33 @@ local function append(stream, retention_floor, entry)
   return id
 end
 
+-- A user's index member: the stream entry id '<ms>-<seq>' as base-36 ms, '.' and base-36 seq unless it is 0, a
+-- space, the event name's key (C#: UserKeyspace.ParseEventMember reads it; sweep.lua spells arrival() the same).
+local digits36 = '0123456789abcdefghijklmnopqrstuvwxyz'
+local function base36(n)
+  local s = ''
+  repeat
+    local d = n % 36
+    s = string.sub(digits36, d + 1, d + 1) .. s
+    n = (n - d) / 36
+  until n == 0
+  return s
+end
+
+local function index_member(entry_id, name_key)
+  local ms, seq = string.match(entry_id, '^(%d+)-(%d+)$')
+  local id = base36(tonumber(ms))
+  if seq ~= '0' then id = id .. '.' .. base36(tonumber(seq)) end
+  return id .. ' ' .. name_key
+end
+
+-- The arrival (ms) of an index member of either layout: the one above, or '<ms>-<seq> <event name>' from before.
+local function arrival(member)
+  local id = string.match(member, '^[^ ]+')
+  if string.find(id, '-', 1, true) then return tonumber(string.match(id, '^%d+')) end
+  return tonumber(string.match(id, '^%w+'), 36)
+end
+
 -- The user's index loses entries received before the floor once its oldest ('_o' in the aggregates) is older:
 -- a whole pass over the index, at most about once per user and retention window.
 local function trim_index(events, aggregates, retention_floor, entry_id)
@@ -64,7 +91,7 @@ local function trim_index(events, aggregates, retention_floor, entry_id)
   elseif tonumber(oldest) < floor then
     local keep
     for _, member in ipairs(redis.call('ZRANGE', events, 0, -1)) do
-      local received = tonumber(string.match(member, '^%d+'))
+      local received = arrival(member)
       if received < floor then redis.call('ZREM', events, member) elseif not keep or received < keep then keep = received end
     end
     redis.call('HSET', aggregates, '_o', keep or string.match(entry_id, '^%d+'))
@@ -85,13 +112,13 @@ while a <= #ARGV do
     end
     k = k + 3
   else
-    local event_id, event_time, event_name, entry, customer_id, retention_floor, updated_at =
-      ARGV[first], ARGV[first + 1], ARGV[first + 2], ARGV[first + 3], ARGV[first + 4], ARGV[first + 5], ARGV[first + 6]
+    local event_id, event_time, event_name, name_key, entry, customer_id, retention_floor, updated_at =
+      ARGV[first], ARGV[first + 1], ARGV[first + 2], ARGV[first + 3], ARGV[first + 4], ARGV[first + 5], ARGV[first + 6], ARGV[first + 7]
     local dedup, stream, events, aggregates, profile, users = KEYS[k], KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4], KEYS[k + 5]
     if first_time(dedup, event_id) then
       -- The stream entry is the stored event (it is in the stream iff it is stored); raw events leave it by age.
       local entry_id = append(stream, retention_floor, entry)
-      redis.call('ZADD', events, event_time, entry_id .. ' ' .. event_name)
+      redis.call('ZADD', events, event_time, index_member(entry_id, name_key))
       trim_index(events, aggregates, retention_floor, entry_id)
       local t = tonumber(event_time)
       -- Aggregates stay for ever: count, first and last event time per event name.
@@ -101,7 +128,7 @@ while a <= #ARGV do
       if not earliest or t < tonumber(earliest) then earliest = event_time end
       if not latest or t > tonumber(latest) then latest = event_time end
       redis.call('HSET', aggregates, c, (tonumber(agg[1]) or 0) + 1, f, earliest, l, latest)
-      result = update_profile(profile, users, customer_id, updated_at, first + 7, last)
+      result = update_profile(profile, users, customer_id, updated_at, first + 8, last)
     end
     k = k + 6
   end
