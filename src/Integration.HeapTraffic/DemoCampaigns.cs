@@ -39,12 +39,13 @@ internal sealed partial class DemoCampaigns(Campaigns.V1.Campaigns.CampaignsClie
 
     private static IEnumerable<CampaignSpec> Specs(string trackUrl)
     {
-        static RequestStep Track(string url, string eventName, string properties, long delayMs = 0) => new()
+        // Statements go in front of the body: right after the properties' '{' a '{%' would read as '{{' followed by '%'.
+        static RequestStep Track(string url, string eventName, string properties, long delayMs = 0, string statements = "") => new()
         {
             Method = "POST",
             Url = url,
             BodyFormat = BodyFormat.Json,
-            Body = "{\"app_id\":\"" + AppId + "\",\"identity\":\"{{UserAttribute['ID']}}\",\"event\":\"" + eventName +
+            Body = statements + "{\"app_id\":\"" + AppId + "\",\"identity\":\"{{UserAttribute['ID']}}\",\"event\":\"" + eventName +
                 "\",\"properties\":{" + properties + "}}",
             DelayMs = delayMs,
         };
@@ -79,8 +80,8 @@ internal sealed partial class DemoCampaigns(Campaigns.V1.Campaigns.CampaignsClie
             {
                 // The offer is tiered by usage intensity: the user's number of sessions.
                 Track(trackUrl, "Trial Offer Sent",
-                    "{% set sessions = UserEvent['Session Started'].count %}\"sessions\":{{sessions}},\"offer\":\"" +
-                    "{% if sessions >= 5 %}30%{% elif sessions >= 3 %}15%{% else %}5%{% endif %}\""),
+                    "\"sessions\":{{sessions}},\"offer\":\"{% if sessions >= 5 %}30%{% elif sessions >= 3 %}15%{% else %}5%{% endif %}\"",
+                    statements: "{% set sessions = UserEvent['Session Started'].count %}"),
             },
         };
     }
