@@ -32,6 +32,22 @@ internal sealed class CliApp(CliSettings settings, TextWriter output, TextWriter
         return root;
     }
 
+    /// <summary>Runs one command line with the settings from the environment; unusable settings are a usage error.</summary>
+    public static Task<int> RunFromEnvironmentAsync(string[] args, Func<string, string?> environment, TextWriter output, TextWriter error)
+    {
+        CliSettings settings;
+        try
+        {
+            settings = CliSettings.FromEnvironment(environment);
+        }
+        catch (ArgumentException ex)
+        {
+            error.WriteLine(ex.Message);
+            return Task.FromResult(ExitCodes.Usage);
+        }
+        return new CliApp(settings, output, error).RunAsync(args);
+    }
+
     public async Task<int> RunAsync(string[] args, CancellationToken cancellationToken = default)
     {
         using var clients = new ServiceClients(settings, output);

@@ -10,9 +10,24 @@ internal sealed record CliSettings(Uri IngestionAddress, Uri CampaignsAddress, s
     public const string CampaignsVariable = "INTEGRATION_CAMPAIGNS";
     public const string TokenVariable = "INTEGRATION_ADMIN_TOKEN";
 
-    public static CliSettings FromEnvironment() => new(
-        new Uri(Environment.GetEnvironmentVariable(IngestionVariable) ?? "http://localhost:5101"),
-        new Uri(Environment.GetEnvironmentVariable(CampaignsVariable) ?? "http://localhost:5102"),
-        Environment.GetEnvironmentVariable(TokenVariable) ?? "dev-admin-token",
-        TimeSpan.FromSeconds(15));
+    /// <summary>The settings from the environment; an address that is not an absolute http(s) URL is an ArgumentException naming the variable.</summary>
+    public static CliSettings FromEnvironment(Func<string, string?>? read = null)
+    {
+        read ??= Environment.GetEnvironmentVariable;
+        return new(
+            Address(read, IngestionVariable, "http://localhost:5101"),
+            Address(read, CampaignsVariable, "http://localhost:5102"),
+            read(TokenVariable) ?? "dev-admin-token",
+            TimeSpan.FromSeconds(15));
+    }
+
+    private static Uri Address(Func<string, string?> read, string variable, string fallback)
+    {
+        var text = read(variable) ?? fallback;
+        if (Uri.TryCreate(text, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps))
+        {
+            return uri;
+        }
+        throw new ArgumentException($"{variable}='{text}' is not an http:// or https:// address (e.g. {fallback}).");
+    }
 }

@@ -69,6 +69,21 @@ public sealed class CommandLineTests : IAsyncLifetime
         Assert.Empty(undescribed);
     }
 
+    [Theory]
+    [InlineData("INTEGRATION_INGESTION", "notaurl")]
+    [InlineData("INTEGRATION_INGESTION", "localhost:5101")]
+    [InlineData("INTEGRATION_CAMPAIGNS", "ftp://localhost:5102")]
+    public async Task AnAddressThatIsNotAnHttpUrlIsAUsageErrorNamingTheVariable(string variable, string value)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+
+        var exitCode = await CliApp.RunFromEnvironmentAsync(["user", "DEMO0001", "alice@example.com"], name => name == variable ? value : null, output, error);
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains($"{variable}='{value}' is not an http:// or https:// address", error.ToString(), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task CreatesAWorkspaceTokenThatActsOnItsWorkspaceOnlyAndRevokesIt()
     {
