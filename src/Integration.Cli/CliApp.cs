@@ -26,6 +26,7 @@ internal sealed class CliApp(CliSettings settings, TextWriter output, TextWriter
         root.Add(TokenCommands.Audit(clients));
         root.Add(CampaignCommands.Build(clients));
         root.Add(CampaignCommands.BusinessEvent(clients));
+        root.Add(SegmentCommands.Build(clients));
         root.Add(SettingsCommands.Build(clients));
         root.Add(DeliveryCommands.Deliveries(clients));
         root.Add(DeliveryCommands.DeadLetters(clients));

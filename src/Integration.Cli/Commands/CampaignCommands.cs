@@ -11,6 +11,8 @@ internal static class CampaignCommands
     public static Command Build(ServiceClients clients) => new("campaigns", "Connector campaigns of a workspace")
     {
         List(clients),
+        Create(clients),
+        Update(clients),
         State(clients, "get", "Shows a campaign (secret header values redacted)",
             (request, options) => clients.Campaigns.GetCampaignAsync(new GetCampaignRequest { WorkspaceId = request.WorkspaceId, CampaignId = request.CampaignId }, options).ResponseAsync),
         State(clients, "pause", "Pauses a campaign: nothing new is sent until it is resumed",
@@ -122,6 +124,47 @@ internal static class CampaignCommands
                     : new AttributeValue { StringValue = value };
             }
             return clients.Print(await clients.Campaigns.TriggerBusinessEventAsync(request, clients.Call(cancellationToken)));
+        });
+        return command;
+    }
+
+    private static Command Create(ServiceClients clients)
+    {
+        var workspace = Arguments.Workspace();
+        var spec = SpecFiles.Argument("spec_file", "CampaignSpec (name, audience, one_time | periodic | event_triggered | business_event, steps, options, conversion_goals; docs/campaigns.md)");
+        var activate = new Option<bool>("--activate") { Description = "Activate at once instead of saving a draft (a draft is activated with 'campaigns resume')" };
+        var command = new Command("create", "Creates a campaign from a definition file and prints it with its id") { workspace, spec, activate };
+        command.SetAction(async (parsed, cancellationToken) => clients.Print(await clients.Campaigns.CreateCampaignAsync(new CreateCampaignRequest
+        {
+            WorkspaceId = parsed.GetRequiredValue(workspace),
+            Spec = await SpecFiles.ReadAsync<CampaignSpec>(parsed.GetRequiredValue(spec), cancellationToken),
+            Activate = parsed.GetValue(activate),
+        }, clients.Call(cancellationToken))));
+        return command;
+    }
+
+    private static Command Update(ServiceClients clients)
+    {
+        var workspace = Arguments.Workspace();
+        var campaign = Arguments.Campaign();
+        var spec = SpecFiles.Argument("spec_file", "whole new CampaignSpec (as 'campaigns get' prints it under spec; \"***\" header values keep the stored secret)");
+        var command = new Command("update", "Replaces a campaign's definition (not its state) with a file's, based on the version read just before") { workspace, campaign, spec };
+        command.SetAction(async (parsed, cancellationToken) =>
+        {
+            var definition = await SpecFiles.ReadAsync<CampaignSpec>(parsed.GetRequiredValue(spec), cancellationToken);
+            var current = await clients.Campaigns.GetCampaignAsync(new GetCampaignRequest
+            {
+                WorkspaceId = parsed.GetRequiredValue(workspace),
+                CampaignId = parsed.GetRequiredValue(campaign),
+            }, clients.Call(cancellationToken));
+            // A concurrent edit since the read is Aborted, not overwritten.
+            return clients.Print(await clients.Campaigns.UpdateCampaignAsync(new UpdateCampaignRequest
+            {
+                WorkspaceId = current.WorkspaceId,
+                CampaignId = current.CampaignId,
+                Spec = definition,
+                ExpectedVersion = current.Version,
+            }, clients.Call(cancellationToken)));
         });
         return command;
     }
