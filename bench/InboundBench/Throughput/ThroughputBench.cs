@@ -87,13 +87,23 @@ internal static class ThroughputBench
         await using var stack = await InboundStack.StartAsync();
         var workspaces = await stack.ProvisionAsync("bw", settings.Workspaces, settings.RateLimit);
         var script = WrkRunner.WriteScript(stack.Directory, workspaces);
-        var result = await MeasureAsync("pipeline", stack.EdgeAddress, script, settings,
-            [("edge", stack.Edge.Pid), ("ingestion", stack.Ingestion.Pid), ("redis", stack.Redis.Pid)]);
-
-        // Acked webhooks are stored: the events in the streams match what was sent, give or take the users share.
         var configuration = ConfigurationOptions.Parse(stack.RedisConnectionString);
         configuration.AllowAdmin = true;
         await using var redis = await ConnectionMultiplexer.ConnectAsync(configuration);
+        var server = redis.GetServer(redis.GetEndPoints()[0]);
+        // Where Redis's time goes in the measured window: INFO commandstats before and after it.
+        Dictionary<string, (long Calls, long Usec)> statsBefore = [];
+        var result = await MeasureAsync("pipeline", stack.EdgeAddress, script, settings,
+            [("edge", stack.Edge.Pid), ("ingestion", stack.Ingestion.Pid), ("redis", stack.Redis.Pid)],
+            async () => statsBefore = await CommandStatsAsync(server));
+        var statsAfter = await CommandStatsAsync(server);
+        var requests = result.Wrk.RequestsPerSecond * settings.Seconds;
+        Console.WriteLine("redis cmds measured window, per webhook: " + string.Join(", ", statsAfter
+            .Select(c => (c.Key, Calls: c.Value.Calls - statsBefore.GetValueOrDefault(c.Key).Calls, Usec: c.Value.Usec - statsBefore.GetValueOrDefault(c.Key).Usec))
+            .Where(c => c.Calls > 0).OrderByDescending(c => c.Usec)
+            .Select(c => string.Create(CultureInfo.InvariantCulture, $"{c.Key} {c.Calls / requests:0.000} calls {c.Usec / requests:0.0} µs ({c.Usec / (double)c.Calls:0.0} µs a call)"))));
+
+        // Acked webhooks are stored: the events in the streams match what was sent, give or take the users share.
         var db = redis.GetDatabase();
         long streamed = 0;
         foreach (var workspace in workspaces)
@@ -103,7 +113,6 @@ internal static class ThroughputBench
                 streamed += await db.StreamLengthAsync(stream);
             }
         }
-        var server = redis.GetServer(redis.GetEndPoints()[0]);
         var commandStats = (await server.InfoRawAsync("commandstats")) ?? "";
         var scripts = commandStats.Split('\n')
             .Where(l => l.StartsWith("cmdstat_eval", StringComparison.Ordinal))
@@ -119,11 +128,15 @@ internal static class ThroughputBench
     }
 
     private static async Task<TargetResult> MeasureAsync(string name, Uri target, string script, ThroughputSettings settings,
-        IReadOnlyList<(string Name, int Pid)> processes)
+        IReadOnlyList<(string Name, int Pid)> processes, Func<Task>? beforeMeasured = null)
     {
         if (settings.WarmupSeconds > 0)
         {
             await WrkRunner.RunAsync(target, script, settings.Threads, settings.Connections, settings.WarmupSeconds);
+        }
+        if (beforeMeasured is not null)
+        {
+            await beforeMeasured();
         }
         var cpuBefore = processes.Select(p => Machine.CpuSeconds(p.Pid)).ToArray();
         var machineBefore = Machine.MachineCpu();
@@ -135,6 +148,24 @@ internal static class ThroughputBench
         var machineAfter = Machine.MachineCpu();
         var busy = 100.0 * (machineAfter.Busy - machineBefore.Busy) / Math.Max(1, machineAfter.Total - machineBefore.Total);
         return new TargetResult(name, wrk, figures, busy);
+    }
+
+    /// <summary>INFO commandstats: calls and microseconds per command (scripts count as eval/evalsha, the commands they run as themselves).</summary>
+    private static async Task<Dictionary<string, (long Calls, long Usec)>> CommandStatsAsync(IServer server)
+    {
+        var stats = new Dictionary<string, (long, long)>(StringComparer.Ordinal);
+        foreach (var line in ((await server.InfoRawAsync("commandstats")) ?? "").Split('\n'))
+        {
+            // cmdstat_xadd:calls=10,usec=52,usec_per_call=5.20,rejected_calls=0,failed_calls=0
+            var colon = line.IndexOf(':', StringComparison.Ordinal);
+            if (!line.StartsWith("cmdstat_", StringComparison.Ordinal) || colon < 0)
+            {
+                continue;
+            }
+            var fields = line[(colon + 1)..].Trim().Split(',').Select(f => f.Split('=')).Where(f => f.Length == 2).ToDictionary(f => f[0], f => f[1]);
+            stats[line["cmdstat_".Length..colon]] = (long.Parse(fields["calls"], CultureInfo.InvariantCulture), long.Parse(fields["usec"], CultureInfo.InvariantCulture));
+        }
+        return stats;
     }
 
     private static void Print(TargetResult result)

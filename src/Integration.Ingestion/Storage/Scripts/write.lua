@@ -81,21 +81,19 @@ local function arrival(member)
   return tonumber(string.match(id, '^%w+'), 36)
 end
 
--- The user's index loses entries received before the floor once its oldest ('_o' in the aggregates) is older:
--- a whole pass over the index, at most about once per user and retention window.
-local function trim_index(events, aggregates, retention_floor, entry_id)
+-- The user's index loses entries received before the floor once its oldest ('_o' in the aggregates, read with them)
+-- is older: a whole pass over the index, at most about once per user and retention window. Returns the '_o' to
+-- store, or nil when it stays.
+local function trim_index(events, retention_floor, entry_id, oldest)
   local floor = tonumber(retention_floor)
-  local oldest = redis.call('HGET', aggregates, '_o')
-  if not oldest then
-    redis.call('HSET', aggregates, '_o', string.match(entry_id, '^%d+'))
-  elseif tonumber(oldest) < floor then
-    local keep
-    for _, member in ipairs(redis.call('ZRANGE', events, 0, -1)) do
-      local received = arrival(member)
-      if received < floor then redis.call('ZREM', events, member) elseif not keep or received < keep then keep = received end
-    end
-    redis.call('HSET', aggregates, '_o', keep or string.match(entry_id, '^%d+'))
+  if not oldest then return string.match(entry_id, '^%d+') end
+  if tonumber(oldest) >= floor then return nil end
+  local keep
+  for _, member in ipairs(redis.call('ZRANGE', events, 0, -1)) do
+    local received = arrival(member)
+    if received < floor then redis.call('ZREM', events, member) elseif not keep or received < keep then keep = received end
   end
+  return keep or string.match(entry_id, '^%d+')
 end
 
 local out = {}
@@ -118,16 +116,20 @@ while a <= #ARGV do
     if first_time(dedup, event_id) then
       -- The stream entry is the stored event (it is in the stream iff it is stored); raw events leave it by age.
       local entry_id = append(stream, retention_floor, entry)
-      redis.call('ZADD', events, event_time, index_member(entry_id, name_key))
-      trim_index(events, aggregates, retention_floor, entry_id)
-      local t = tonumber(event_time)
-      -- Aggregates stay for ever: count, first and last event time per event name.
+      -- Aggregates stay for ever: count, first and last event time per event name; one read and one write of them.
       local c, f, l = 'c:' .. event_name, 'f:' .. event_name, 'l:' .. event_name
-      local agg = redis.call('HMGET', aggregates, c, f, l)
+      local agg = redis.call('HMGET', aggregates, c, f, l, '_o')
+      redis.call('ZADD', events, event_time, index_member(entry_id, name_key))
+      local oldest = trim_index(events, retention_floor, entry_id, agg[4])
+      local t = tonumber(event_time)
       local earliest, latest = agg[2], agg[3]
       if not earliest or t < tonumber(earliest) then earliest = event_time end
       if not latest or t > tonumber(latest) then latest = event_time end
-      redis.call('HSET', aggregates, c, (tonumber(agg[1]) or 0) + 1, f, earliest, l, latest)
+      if oldest then
+        redis.call('HSET', aggregates, c, (tonumber(agg[1]) or 0) + 1, f, earliest, l, latest, '_o', oldest)
+      else
+        redis.call('HSET', aggregates, c, (tonumber(agg[1]) or 0) + 1, f, earliest, l, latest)
+      end
       result = update_profile(profile, users, customer_id, updated_at, first + 8, last)
     end
     k = k + 6
