@@ -22,32 +22,8 @@ internal sealed class RedisDeliveryThrottle(IConnectionMultiplexer redis, IOptio
 {
     private const string KeyPrefix = "thr:";
 
-    private const string SlidingLogScript = """
-        local t = redis.call('TIME')
-        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-        local limit = tonumber(ARGV[1])
-        local window = tonumber(ARGV[2])
-        local cost = tonumber(ARGV[3])
-        local function cost_of(m) return tonumber(string.match(m, ':(%d+)$')) or 1 end
-        redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-        -- Recounted from the log each time (it holds at most one window of requests): no total to drift.
-        local total = 0
-        local entries = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
-        for i = 1, #entries, 2 do total = total + cost_of(entries[i]) end
-        if total + cost <= limit or total == 0 then
-          redis.call('ZADD', KEYS[1], now, ARGV[4] .. ':' .. cost)
-          redis.call('PEXPIRE', KEYS[1], window)
-          return 0
-        end
-        local freed = 0
-        for i = 1, #entries, 2 do
-          freed = freed + cost_of(entries[i])
-          if total - freed + cost <= limit then
-            return tonumber(entries[i + 1]) + window - now + 1
-          end
-        end
-        return window
-        """;
+    // throttle.lua: one budget's sliding log; a unit-cost budget is counted (ZCARD), not summed over its members.
+    private static readonly string SlidingLogScript = EmbeddedScripts.Read(typeof(RedisDeliveryThrottle), "Delivery.throttle.lua");
 
     public async Task<TimeSpan> AcquireAsync(DeliveryTarget target)
     {
@@ -56,11 +32,11 @@ internal sealed class RedisDeliveryThrottle(IConnectionMultiplexer redis, IOptio
         {
             return TimeSpan.Zero;
         }
-        foreach (var (key, limit, window, cost) in BudgetsOf(target, throttle))
+        foreach (var (key, limit, window, cost, unit) in BudgetsOf(target, throttle))
         {
             var windowMs = (long)(window + throttle.SafetyMargin).TotalMilliseconds;
             var wait = (long)await redis.GetDatabase().ScriptEvaluateAsync(SlidingLogScript,
-                [key], [limit, windowMs, cost, Guid.NewGuid().ToString("N")]);
+                [key], [limit, windowMs, cost, Guid.NewGuid().ToString("N"), unit ? 1 : 0]);
             if (wait > 0)
             {
                 return TimeSpan.FromMilliseconds(wait);
@@ -69,23 +45,24 @@ internal sealed class RedisDeliveryThrottle(IConnectionMultiplexer redis, IOptio
         return TimeSpan.Zero;
     }
 
-    internal static IEnumerable<(string Key, int Limit, TimeSpan Window, int Cost)> BudgetsOf(DeliveryTarget target, ThrottleOptions throttle)
+    /// <summary>The budgets a request falls under; <c>Unit</c>: every request of that budget costs 1 (its log is counted, not summed).</summary>
+    internal static IEnumerable<(string Key, int Limit, TimeSpan Window, int Cost, bool Unit)> BudgetsOf(DeliveryTarget target, ThrottleOptions throttle)
     {
         if (target is { IsHeap: true, HeapAppId: { } app })
         {
             var appTag = KeyPrefix + "{heap:" + Hash(app);
             if (target.IsHeapBulk)
             {
-                yield return (appTag + "}:bulk", throttle.HeapBulkAppEventLimit, throttle.HeapBulkWindow, target.HeapEventCount);
+                yield return (appTag + "}:bulk", throttle.HeapBulkAppEventLimit, throttle.HeapBulkWindow, target.HeapEventCount, false);
                 if (target.HeapIdentity is { } bulkIdentity)
                 {
                     yield return (appTag + ":" + Hash(bulkIdentity) + "}:bulk", throttle.HeapBulkIdentityEventLimit,
-                        throttle.HeapBulkWindow, target.HeapEventCount);
+                        throttle.HeapBulkWindow, target.HeapEventCount, false);
                 }
             }
             else if (target.HeapIdentity is { } identity)
             {
-                yield return (appTag + ":" + Hash(identity) + "}", throttle.HeapIdentityLimit, throttle.HeapIdentityWindow, 1);
+                yield return (appTag + ":" + Hash(identity) + "}", throttle.HeapIdentityLimit, throttle.HeapIdentityWindow, 1, true);
             }
         }
 
@@ -96,7 +73,7 @@ internal sealed class RedisDeliveryThrottle(IConnectionMultiplexer redis, IOptio
             : (configured.Limit, configured.Window);
         if (destinationLimit > 0)
         {
-            yield return (KeyPrefix + "{" + target.Destination + "}", destinationLimit, destinationWindow, 1);
+            yield return (KeyPrefix + "{" + target.Destination + "}", destinationLimit, destinationWindow, 1, true);
         }
     }
 

@@ -1,4 +1,6 @@
 using Integration.Campaigns.Delivery;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
 
 namespace Integration.Campaigns.Tests.Delivery;
 
@@ -47,5 +49,40 @@ public sealed class ThrottlingTests(StrictEmulatorFixture fixture) : IClassFixtu
         Assert.True(counters[DeliveryCounterNames.Throttled] > 0, "nothing was throttled");
         Assert.Equal(0, counters[DeliveryCounterNames.Retried]);
         Assert.Equal(15, counters[DeliveryCounterNames.Sent]);
+    }
+
+    [Fact]
+    public async Task AFullBudgetWaitsUntilItsOldestRequestLeavesTheWindowCountedOrSummed()
+    {
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(fixture.Redis.ConnectionString);
+        var window = TimeSpan.FromSeconds(10);
+        var throttle = new RedisDeliveryThrottle(redis, Options.Create(new DeliveryEngineOptions
+        {
+            Throttle = new ThrottleOptions
+            {
+                HeapIdentityLimit = 3, HeapIdentityWindow = window, HeapBulkAppEventLimit = 6, HeapBulkWindow = window,
+                SafetyMargin = TimeSpan.Zero,
+            },
+        }));
+        var app = "app-" + Guid.NewGuid().ToString("N")[..8];
+        // One identity's single track calls cost 1 each (the log is counted); bulk requests cost their events (summed).
+        var single = DeliveryTarget.For(Deliveries.HeapTrack(fixture.EmulatorAddress, "ws", "c", "someone", app: app));
+        var bulk = DeliveryTarget.For(Deliveries.HeapTrack(fixture.EmulatorAddress, "ws", "c", "someone", app: app) with
+        {
+            Body = $$"""{"app_id":"{{app}}","events":[{"identity":"u","event":"A"},{"identity":"v","event":"B"}]}""",
+        });
+
+        var singles = new List<TimeSpan>();
+        var bulks = new List<TimeSpan>();
+        for (var i = 0; i < 4; i++)
+        {
+            singles.Add(await throttle.AcquireAsync(single));
+            bulks.Add(await throttle.AcquireAsync(bulk));
+        }
+
+        Assert.Equal([TimeSpan.Zero, TimeSpan.Zero, TimeSpan.Zero], singles.Take(3));
+        Assert.InRange(singles[3], window - TimeSpan.FromSeconds(2), window + TimeSpan.FromMilliseconds(1));
+        Assert.Equal([TimeSpan.Zero, TimeSpan.Zero, TimeSpan.Zero], bulks.Take(3));
+        Assert.InRange(bulks[3], window - TimeSpan.FromSeconds(2), window + TimeSpan.FromMilliseconds(1));
     }
 }
