@@ -257,6 +257,32 @@ public sealed class EventTriggerTests(CampaignsFixture fixture) : IClassFixture<
         Assert.Equal(0, await EventStreams.PendingAsync(db, ws, "campaigns-triggers"));
     }
 
+    [Fact]
+    public async Task TheConsumerGoesOnWhenTheStreamFromBeforePartitioningIsDeleted()
+    {
+        var queue = new RecordingDeliveryQueue();
+        await using var host = fixture.StartCampaigns(new FakeTimeProvider(DateTimeOffset.UtcNow), queue);
+        var ws = Specs.NewWorkspace();
+        var db = Db();
+        var legacy = Integration.Domain.EventStream.LegacyKey(ws);
+        await db.StreamAddAsync(legacy, [new("event_id", "old-1"), new("customer_id", "ada"), new("event_name", "Signed Up")]);
+        await CreateAsync(host, ws, Spec("Signed Up"));
+        var consumer = host.Get<TriggerConsumer>();
+        await consumer.PollOnceAsync(CancellationToken.None);
+        Assert.True(await db.KeyExistsAsync(legacy));
+
+        // Ingestion deletes it once its group is done (LegacyMigration); the consumer forgets it and reads on.
+        await db.KeyDeleteAsync(legacy);
+        await fixture.IngestEventAsync(ws, "u1", "Signed Up", DateTimeOffset.UtcNow);
+        for (var poll = 0; poll < 3 && queue.For(ws).Count == 0; poll++)
+        {
+            await consumer.PollOnceAsync(CancellationToken.None);
+        }
+
+        Assert.Equal("u1", Assert.Single(queue.For(ws)).CustomerId);
+        Assert.False(await db.KeyExistsAsync(legacy));
+    }
+
     private static int CallsOutside(string ws, params RecordingDeliveryQueue[] queues) =>
         queues.Sum(q => q.Requests.Count(r => r.WorkspaceId != ws));
 

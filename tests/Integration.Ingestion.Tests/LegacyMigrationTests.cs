@@ -53,6 +53,65 @@ public sealed class LegacyMigrationTests(RedisServer redis) : IClassFixture<Redi
     }
 
     [Fact]
+    public async Task TheOldStreamIsDeletedOnceItsConsumersAreDoneOrItIsPastTheRetentionWindow()
+    {
+        await using var connection = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        var db = connection.GetDatabase();
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
+        var workspaces = new ingestion::Integration.Ingestion.Storage.RedisWorkspaceStore(connection);
+        var storage = Microsoft.Extensions.Options.Options.Create(new ingestion::Integration.Ingestion.Storage.StorageOptions());
+        var retention = new ingestion::Integration.Ingestion.Storage.RetentionPolicy(workspaces, storage, clock);
+        var store = new ingestion::Integration.Ingestion.Storage.RedisActivityStore(connection, clock, storage, retention,
+            new ingestion::Integration.Ingestion.Storage.StreamDictionaries(connection, storage,
+                Microsoft.Extensions.Logging.Abstractions.NullLogger<ingestion::Integration.Ingestion.Storage.StreamDictionaries>.Instance));
+        var migration = new ingestion::Integration.Ingestion.Storage.LegacyMigration(connection, store, retention, clock,
+            Microsoft.Extensions.Logging.Abstractions.NullLogger<ingestion::Integration.Ingestion.Storage.LegacyMigration>.Instance);
+        const string group = "campaigns-triggers";
+        // Four workspaces with an old stream of two entries: read and acknowledged; read, one not acknowledged; never
+        // consumed (no group); a group that has not read it all.
+        var (done, pending, unread, behind) = ("lsd" + Guid.NewGuid().ToString("N")[..6], "lsp" + Guid.NewGuid().ToString("N")[..6],
+            "lsn" + Guid.NewGuid().ToString("N")[..6], "lsb" + Guid.NewGuid().ToString("N")[..6]);
+        foreach (var ws in new[] { done, pending, unread, behind })
+        {
+            await workspaces.CreateAsync(new ingestion::Integration.Ingestion.Storage.WorkspaceRecord(ws, ws, 500, new byte[32], now), upsert: false);
+            foreach (var n in new[] { 1, 2 })
+            {
+                await db.StreamAddAsync(EventStream.LegacyKey(ws), [new("event_id", $"e{n}"), new("customer_id", "ada"), new("event_name", "Purchase")],
+                    $"{now - 10_000 + n}-0");
+            }
+            if (ws != unread)
+            {
+                await db.StreamCreateConsumerGroupAsync(EventStream.LegacyKey(ws), group, "0-0");
+            }
+        }
+        var read = await db.StreamReadGroupAsync(EventStream.LegacyKey(done), group, "c1", ">");
+        await db.StreamAcknowledgeAsync(EventStream.LegacyKey(done), group, read.Select(e => e.Id).ToArray());
+        read = await db.StreamReadGroupAsync(EventStream.LegacyKey(pending), group, "c1", ">");
+        await db.StreamAcknowledgeAsync(EventStream.LegacyKey(pending), group, read[0].Id);
+        await db.StreamReadGroupAsync(EventStream.LegacyKey(behind), group, "c1", ">", count: 1);
+        await db.StreamAcknowledgeAsync(EventStream.LegacyKey(behind), group, (await db.StreamRangeAsync(EventStream.LegacyKey(behind), count: 1))[0].Id);
+
+        var remaining = await migration.DeleteDrainedLegacyStreamsAsync();
+
+        Assert.False(await db.KeyExistsAsync(EventStream.LegacyKey(done)));
+        Assert.False(await db.KeyExistsAsync(EventStream.LegacyKey(unread)));
+        Assert.True(await db.KeyExistsAsync(EventStream.LegacyKey(pending)));
+        Assert.True(await db.KeyExistsAsync(EventStream.LegacyKey(behind)));
+        Assert.True(remaining >= 2, $"remaining {remaining}");
+
+        // Once the last entry is acknowledged the stream goes; one nobody finishes goes when it is past the retention window.
+        await db.StreamAcknowledgeAsync(EventStream.LegacyKey(pending), group, read[1].Id);
+        await workspaces.SetRetentionDaysAsync(behind, 1);
+        await migration.DeleteDrainedLegacyStreamsAsync();
+        Assert.False(await db.KeyExistsAsync(EventStream.LegacyKey(pending)));
+        Assert.True(await db.KeyExistsAsync(EventStream.LegacyKey(behind)));
+        clock.Advance(TimeSpan.FromDays(2));
+        await migration.DeleteDrainedLegacyStreamsAsync();
+        Assert.False(await db.KeyExistsAsync(EventStream.LegacyKey(behind)));
+    }
+
+    [Fact]
     public async Task AUserOfTheOldLayoutIsMovedOnFirstReadWithProfileEventsAndAggregates()
     {
         await using var connection = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);

@@ -178,6 +178,27 @@ internal sealed partial class TriggerConsumer(
 
     private async Task<List<StreamEntry>> ReadAsync(string stream)
     {
+        try
+        {
+            return await ReadGroupAsync(stream);
+        }
+        catch (RedisServerException ex) when (ex.Message.StartsWith("NOGROUP", StringComparison.Ordinal) && stream.StartsWith("stream:", StringComparison.Ordinal))
+        {
+            // The stream from before partitioning, deleted by ingestion once every group had read and acknowledged all
+            // of it (docs/keyspace.md): forget it, the workspace's streams are listed again on the next poll.
+            foreach (var (workspaceId, streams) in _streams)
+            {
+                if (streams.Contains(stream))
+                {
+                    _streams.TryRemove(workspaceId, out _);
+                }
+            }
+            return [];
+        }
+    }
+
+    private async Task<List<StreamEntry>> ReadGroupAsync(string stream)
+    {
         var db = redis.GetDatabase();
         var group = options.Value.ConsumerGroup;
         var entries = new List<StreamEntry>();

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
+using Integration.Domain;
 using Integration.Ingestion.V1;
 using StackExchange.Redis;
 
@@ -13,9 +14,16 @@ namespace Integration.Ingestion.Storage;
 /// markers make a repeated move — after a crash half-way — store nothing twice, and the aggregates are rebuilt from
 /// the same events they were counted from), and only then are the old keys deleted, the user last: nothing
 /// acknowledged is lost at any point. Replayed events carry <c>replayed</c> in the stream, so they trigger no campaign.
+/// The old stream (<see cref="EventStream.LegacyKey"/>, no longer written) is deleted once nobody can still need it:
+/// every consumer group on it has read it to the end and acknowledged everything, or its newest entry is older than
+/// the workspace's retention (see <see cref="DeleteDrainedLegacyStreamsAsync"/>).
 /// </summary>
-internal sealed partial class LegacyMigration(IConnectionMultiplexer redis, IActivityStore store, ILogger<LegacyMigration> logger) : BackgroundService
+internal sealed partial class LegacyMigration(IConnectionMultiplexer redis, IActivityStore store, IRetentionPolicy retention, TimeProvider time,
+    ILogger<LegacyMigration> logger) : BackgroundService
 {
+    /// <summary>How often a remaining old stream is looked at again (its consumers drain it meanwhile).</summary>
+    private static readonly TimeSpan LegacyStreamCheckInterval = TimeSpan.FromMinutes(10);
+
     private const string WorkspacesKey = "workspaces";
     private const string UpdatedAtField = "_updated_at_ms";
     private const string AttributePrefix = "a:";
@@ -67,6 +75,11 @@ internal sealed partial class LegacyMigration(IConnectionMultiplexer redis, IAct
                 _pending.TryRemove(ws, out _);
                 LogWorkspaceMigrated(ws, moved);
             }
+            // Then the old streams, until none is left: a few commands per workspace every interval.
+            while (await DeleteDrainedLegacyStreamsAsync() > 0)
+            {
+                await Task.Delay(LegacyStreamCheckInterval, time, stoppingToken);
+            }
         }
         catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
         {
@@ -74,6 +87,45 @@ internal sealed partial class LegacyMigration(IConnectionMultiplexer redis, IAct
             LogMigrationFailed(ex);
         }
     }
+
+    /// <summary>
+    /// Deletes the old stream of every workspace that nobody can still need (moving users never reads it): each
+    /// consumer group on it (the trigger consumer's) has nothing pending and has been delivered its last entry, or
+    /// there is no group (nothing will ever read it: a group made later starts at its end), or its newest entry
+    /// arrived before the workspace's retention floor. Nothing is written to it any more, so a drained stream stays
+    /// drained. Returns how many old streams remain.
+    /// </summary>
+    public async Task<int> DeleteDrainedLegacyStreamsAsync()
+    {
+        var db = redis.GetDatabase();
+        var remaining = 0;
+        foreach (var ws in (await db.SetMembersAsync(WorkspacesKey)).Select(w => w.ToString()))
+        {
+            var key = EventStream.LegacyKey(ws);
+            if (!await db.KeyExistsAsync(key))
+            {
+                continue;
+            }
+            var info = await db.StreamInfoAsync(key);
+            var groups = await db.StreamGroupInfoAsync(key);
+            var drained = groups.All(g => g.PendingMessageCount == 0 && g.LastDeliveredId == info.LastGeneratedId);
+            var floor = time.GetUtcNow().ToUnixTimeMilliseconds() - (long)TimeSpan.FromDays(await retention.RetentionDaysAsync(ws)).TotalMilliseconds;
+            var aged = info.Length == 0 || EntryMs(info.LastGeneratedId) < floor;
+            if (drained || aged)
+            {
+                await db.KeyDeleteAsync(key);
+                LogLegacyStreamDeleted(ws, info.Length, drained ? "read to the end" : "past the retention window");
+            }
+            else
+            {
+                remaining++;
+            }
+        }
+        return remaining;
+    }
+
+    private static long EntryMs(RedisValue id) =>
+        long.TryParse(id.ToString().Split('-')[0], System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var ms) ? ms : 0;
 
     /// <summary>Moves every user of a workspace; returns how many.</summary>
     public async Task<long> MigrateWorkspaceAsync(IDatabase db, string workspaceId, CancellationToken cancellationToken)
@@ -157,6 +209,9 @@ internal sealed partial class LegacyMigration(IConnectionMultiplexer redis, IAct
 
     [LoggerMessage(LogLevel.Information, "Workspace {WorkspaceId}: {Users} users moved to the partitioned layout")]
     private partial void LogWorkspaceMigrated(string workspaceId, long users);
+
+    [LoggerMessage(LogLevel.Information, "Workspace {WorkspaceId}: the stream from before partitioning ({Entries} entries) deleted, {Reason}")]
+    private partial void LogLegacyStreamDeleted(string workspaceId, long entries, string reason);
 
     [LoggerMessage(LogLevel.Error, "Moving data to the partitioned layout stopped; it resumes at the next start")]
     private partial void LogMigrationFailed(Exception ex);
