@@ -182,6 +182,43 @@ public sealed class CommandLineTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task CreatesAConfigWithSomeSyncModulesAndAnEventMappingAndChangesItWithReplace()
+    {
+        var id = "cli" + Guid.NewGuid().ToString("N")[..8];
+        await RunAsync("workspace", "create", id);
+
+        var created = await RunAsync("config", "create", id, "heap-prod", "--modules", "users,events", "--map-event", "Purchase=Order Completed");
+        var again = await RunAsync("config", "create", id, "heap-prod", "--modules", "sessions");
+        var replaced = await RunAsync("config", "create", id, "heap-prod", "--modules", "users", "custom-properties", "--replace");
+
+        Assert.True(created.ExitCode == 0, $"exit {created.ExitCode}: {created.Error}");
+        using (var json = JsonDocument.Parse(created.Output))
+        {
+            Assert.Equal(["SYNC_MODULE_USERS", "SYNC_MODULE_EVENTS"], json.RootElement.GetProperty("modules").EnumerateArray().Select(m => m.GetString()));
+            Assert.Equal("Order Completed", json.RootElement.GetProperty("eventNameMapping").GetProperty("Purchase").GetString());
+        }
+        Assert.True(again.ExitCode == 1, $"exit {again.ExitCode}: {again.Error}");
+        Assert.StartsWith("AlreadyExists:", again.Error, StringComparison.Ordinal);
+        Assert.True(replaced.ExitCode == 0, $"exit {replaced.ExitCode}: {replaced.Error}");
+        using (var json = JsonDocument.Parse(replaced.Output))
+        {
+            Assert.Equal(["SYNC_MODULE_USERS", "SYNC_MODULE_CUSTOM_PROPERTIES"], json.RootElement.GetProperty("modules").EnumerateArray().Select(m => m.GetString()));
+        }
+    }
+
+    [Theory]
+    [InlineData("--modules", "users,orders", "Unknown sync module 'orders'")]
+    [InlineData("--modules", ",", "--modules needs at least one")]
+    [InlineData("--map-event", "Purchase", "--map-event takes heap_name=moengage_name, not 'Purchase'")]
+    public async Task ABadModuleOrEventMappingIsAUsageErrorNamingIt(string option, string value, string message)
+    {
+        var result = await RunAsync("config", "create", "ACME01", "heap-prod", option, value);
+
+        Assert.True(result.ExitCode == 2, $"exit {result.ExitCode}: {result.Error}");
+        Assert.Contains(message, result.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task SetsASyncSecretOnceAndDeletesIt()
     {
         var id = "cli" + Guid.NewGuid().ToString("N")[..8];

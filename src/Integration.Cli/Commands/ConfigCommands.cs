@@ -47,21 +47,75 @@ internal static class ConfigCommands
         return command;
     }
 
+    // One spelling table for parsing --modules and for its help: the webhook paths' names ("custom_properties" is also accepted).
+    private static readonly (string Name, SyncModule Module)[] Modules =
+    [
+        ("users", SyncModule.Users),
+        ("events", SyncModule.Events),
+        ("sessions", SyncModule.Sessions),
+        ("custom-properties", SyncModule.CustomProperties),
+        ("custom_properties", SyncModule.CustomProperties),
+    ];
+
     private static Command Create(ServiceClients clients)
     {
         var workspace = Arguments.Workspace();
         var name = new Argument<string>("name") { Description = "The config's name (the webhooks' configName)" };
         var identifier = Arguments.IdentifierKind("The common identifier that links profiles", IdentifierKind.Email);
-        var command = new Command("create", "Creates a config and prints both webhook URLs") { workspace, name, identifier };
-        command.SetAction(async (parsed, cancellationToken) => clients.Print(await clients.Admin.CreateIntegrationConfigAsync(new CreateIntegrationConfigRequest
+        var modules = new Option<SyncModule[]>("--modules")
         {
-            Config = new IntegrationConfig
+            Description = "Heap sync modules switched on, comma-separated (default all four); a webhook for a module that is off is refused with 400",
+            HelpName = "users,events,sessions,custom-properties",
+            AllowMultipleArgumentsPerToken = true,
+            CustomParser = result =>
+            {
+                var parsed = new List<SyncModule>();
+                foreach (var part in result.Tokens.SelectMany(t => t.Value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)))
+                {
+                    var match = Modules.FirstOrDefault(m => string.Equals(m.Name, part, StringComparison.OrdinalIgnoreCase));
+                    if (match.Name is null)
+                    {
+                        result.AddError($"Unknown sync module '{part}': use users, events, sessions or custom-properties.");
+                        return [];
+                    }
+                    parsed.Add(match.Module);
+                }
+                if (parsed.Count == 0)
+                {
+                    result.AddError("--modules needs at least one of users, events, sessions, custom-properties.");
+                }
+                return [.. parsed];
+            },
+        };
+        var mapEvent = new Option<string[]>("--map-event")
+        {
+            Description = "Rename a Heap event on the way in, heap_name=moengage_name (repeat for more); names not listed are kept",
+            HelpName = "heap=moengage",
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var replace = new Option<bool>("--replace") { Description = "Replace the config if it exists (its sync secret stays) instead of failing with AlreadyExists" };
+        var command = new Command("create", "Creates (or with --replace changes) a config and prints its webhook URLs") { workspace, name, identifier, modules, mapEvent, replace };
+        command.SetAction(async (parsed, cancellationToken) =>
+        {
+            var config = new IntegrationConfig
             {
                 WorkspaceId = parsed.GetRequiredValue(workspace),
                 ConfigName = parsed.GetRequiredValue(name),
                 IdentifierKind = parsed.GetValue(identifier),
-            },
-        }, clients.Call(cancellationToken))));
+            };
+            config.Modules.AddRange(parsed.GetValue(modules) ?? []);
+            foreach (var pair in parsed.GetValue(mapEvent) ?? [])
+            {
+                var eq = pair.IndexOf('=');
+                if (eq <= 0 || eq == pair.Length - 1)
+                {
+                    throw new ArgumentException($"--map-event takes heap_name=moengage_name, not '{pair}'.");
+                }
+                config.EventNameMapping[pair[..eq]] = pair[(eq + 1)..];
+            }
+            return clients.Print(await clients.Admin.CreateIntegrationConfigAsync(
+                new CreateIntegrationConfigRequest { Config = config, Upsert = parsed.GetValue(replace) }, clients.Call(cancellationToken)));
+        });
         return command;
     }
 
