@@ -10,7 +10,8 @@ namespace Integration.Cli;
 /// <summary>The gRPC clients of one command-line run, the call options every call shares, and how answers are printed.</summary>
 internal sealed class ServiceClients : IDisposable
 {
-    private static readonly JsonFormatter Formatter = new(JsonFormatter.Settings.Default.WithIndentation());
+    // Zeros, false and empty lists are printed too: "deleted": false or "replayed": 0 must not read as an empty {}.
+    private static readonly JsonFormatter Formatter = new(JsonFormatter.Settings.Default.WithIndentation().WithFormatDefaultValues(true));
     private readonly GrpcChannel _ingestionChannel;
     private readonly GrpcChannel _campaignsChannel;
     private readonly CliSettings _settings;
@@ -42,7 +43,7 @@ internal sealed class ServiceClients : IDisposable
         DateTime.UtcNow.Add(_settings.Timeout),
         cancellationToken);
 
-    /// <summary>Prints an answer as indented protobuf JSON.</summary>
+    /// <summary>Prints an answer as indented protobuf JSON, default values included.</summary>
     public int Print(IMessage answer)
     {
         _output.WriteLine(Formatter.Format(answer));

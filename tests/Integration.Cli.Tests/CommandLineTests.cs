@@ -219,6 +219,20 @@ public sealed class CommandLineTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task DeletingAConfigThatDoesNotExistSaysSoInsteadOfPrintingAnEmptyAnswer()
+    {
+        var id = "cli" + Guid.NewGuid().ToString("N")[..8];
+        await RunAsync("workspace", "create", id);
+
+        var deleted = await RunAsync("config", "delete", id, "never-created");
+        var tokens = await RunAsync("tokens", "list", id);
+
+        Assert.True(deleted.ExitCode == 0, $"exit {deleted.ExitCode}: {deleted.Error}");
+        Assert.Contains("\"deleted\": false", deleted.Output, StringComparison.Ordinal);
+        Assert.Contains("\"tokens\": []", tokens.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task SetsASyncSecretOnceAndDeletesIt()
     {
         var id = "cli" + Guid.NewGuid().ToString("N")[..8];
