@@ -70,4 +70,31 @@ public sealed class UrlGuardTests
     [Fact]
     public async Task RefusesNonHttpSchemes() =>
         Assert.NotNull(await Guard().CheckAsync(new Uri("file:///etc/passwd"), CancellationToken.None));
+
+    [Theory]
+    [InlineData("http://127.0.0.1:6379/")]
+    [InlineData("http://127.1:5103/api/track")]
+    [InlineData("http://0x7f.1:5103/api/track")]
+    [InlineData("http://2130706433:5103/api/track")]
+    [InlineData("http://[::1]:5103/api/track")]
+    public async Task InDevelopmentOnlyTheEmulatorsHostNameIsAllowedNotLoopbackAddresses(string url)
+    {
+        // The services' own settings files, as the AppHost runs campaigns in Development: the demo campaigns reach the
+        // emulator as localhost, and a loopback address in any spelling (Redis, the other services) stays refused.
+        var directory = AppContext.BaseDirectory;
+        while (!File.Exists(Path.Combine(directory, "Integration.sln")))
+        {
+            directory = Path.GetDirectoryName(directory) ?? throw new InvalidOperationException("Integration.sln not found above the test's directory.");
+        }
+        var configuration = new ConfigurationBuilder()
+            .AddJsonFile(Path.Combine(directory, "src", "Integration.Campaigns", "appsettings.json"))
+            .AddJsonFile(Path.Combine(directory, "src", "Integration.Campaigns", "appsettings.Development.json"))
+            .Build();
+        var guard = new UrlGuard(Options.Create(configuration.GetSection(CampaignsOptions.SectionName).Get<CampaignsOptions>() ?? new()), configuration);
+
+        Assert.Null(await guard.CheckAsync(new Uri("http://localhost:5103/api/track"), CancellationToken.None));
+        var problem = await guard.CheckAsync(new Uri(url), CancellationToken.None);
+        Assert.NotNull(problem);
+        Assert.Contains("Campaigns:AllowedHosts", problem);
+    }
 }
