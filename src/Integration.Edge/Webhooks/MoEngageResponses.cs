@@ -65,6 +65,7 @@ internal static class MoEngageResponses
         400 => "Bad Request",
         401 => "Authentication required",
         404 => "Not Found",
+        405 => "Method Not Allowed",
         413 => "Payload Too Large",
         415 => "Unsupported Media Type",
         429 => "Rate Limit Exceeded",

@@ -62,6 +62,33 @@ public sealed class StatusTableTests(InboundPipeline pipeline)
         await AssertFailAsync(response, HttpStatusCode.BadRequest, "module");
     }
 
+    [Theory]
+    [InlineData("GET", "/v1/partner/heap-analytics/events/?configName=heap")]
+    [InlineData("PUT", "/v1/partner/heap-analytics/user?configName=heap")]
+    [InlineData("DELETE", "/v1/partner/heap-analytics/segments/?configName=heap")]
+    [InlineData("PATCH", "/v1/partner/heap-analytics/orders/")]
+    public async Task AnswersAWebhookUrlCalledWithAnotherMethodThanPostWith405InMoEngagesShape(string method, string path)
+    {
+        var response = await _http.SendAsync(new HttpRequestMessage(new HttpMethod(method), path));
+
+        var body = await AssertFailAsync(response, HttpStatusCode.MethodNotAllowed, "method");
+        Assert.Contains("POST", body.GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Equal("POST", Assert.Single(response.Content.Headers.Allow));
+    }
+
+    [Theory]
+    [InlineData("/")]
+    [InlineData("/v1/partner/heap-analytics")]
+    [InlineData("/v1/partner/heap-analytics/events/extra?configName=heap")]
+    [InlineData("/v1/partner/moengage/events/")]
+    public async Task AnswersAPathThatIsNoWebhookWith404InMoEngagesShapeNamingTheWebhookPaths(string path)
+    {
+        var response = await _http.PostAsync(path, new StringContent("{}", Encoding.UTF8, "application/json"));
+
+        var body = await AssertFailAsync(response, HttpStatusCode.NotFound, "path");
+        Assert.Contains("/v1/partner/heap-analytics/", body.GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task RejectsAModuleTheConfigDoesNotEnable()
     {
