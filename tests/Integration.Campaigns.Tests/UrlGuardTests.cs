@@ -46,6 +46,20 @@ public sealed class UrlGuardTests
         Assert.Contains("Campaigns:AllowedHosts", problem);
     }
 
+    [Theory]
+    [InlineData("http://0x7f.1:5103/api/track?api_key=s3cret", "URL 'http://0x7f.1:5103' (host '127.0.0.1')")]
+    [InlineData("http://user:pw@2130706433/x", "URL 'http://2130706433' (host '127.0.0.1')")]
+    [InlineData("http://127.0.0.1/x", "URL 'http://127.0.0.1'")]
+    public async Task ARefusalNamesTheUrlAsWrittenWithoutItsCredentials(string url, string named)
+    {
+        var problem = await Guard().CheckAsync(new Uri(url), CancellationToken.None);
+
+        Assert.NotNull(problem);
+        Assert.StartsWith(named + " resolves to 127.0.0.1", problem);
+        Assert.DoesNotContain("s3cret", problem);
+        Assert.DoesNotContain("pw", problem);
+    }
+
     [Fact]
     public async Task AllowsAnInternalHostOnTheAllowList()
     {

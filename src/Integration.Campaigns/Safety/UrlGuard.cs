@@ -73,16 +73,38 @@ internal sealed class UrlGuard : IUrlGuard
         }
         catch (Exception ex) when (ex is SocketException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
         {
-            return $"host '{url.Host}' does not resolve";
+            return $"{Named(url)} does not resolve";
         }
         if (addresses.Length == 0)
         {
-            return $"host '{url.Host}' does not resolve";
+            return $"{Named(url)} does not resolve";
         }
         var blocked = addresses.FirstOrDefault(IsBlocked);
         return blocked is null
             ? null
-            : $"host '{url.Host}' resolves to {blocked}, a loopback, private, link-local or metadata address; add the host to Campaigns:AllowedHosts if it is meant";
+            : $"{Named(url)} resolves to {blocked}, a loopback, private, link-local or metadata address; add the host to Campaigns:AllowedHosts if it is meant";
+    }
+
+    /// <summary>
+    /// The URL's scheme and host as the user wrote them (Uri normalises '0x7f.1' to '127.0.0.1', which the user would
+    /// not recognise), with the normalised host beside them when it differs; never the user info, path or query,
+    /// which may carry credentials.
+    /// </summary>
+    private static string Named(Uri url)
+    {
+        var written = url.OriginalString;
+        var start = written.IndexOf("://", StringComparison.Ordinal);
+        if (start < 0)
+        {
+            return $"host '{url.Host}'";
+        }
+        var end = written.IndexOfAny(['/', '?', '#'], start + 3);
+        var authority = end < 0 ? written[(start + 3)..] : written[(start + 3)..end];
+        authority = authority[(authority.LastIndexOf('@') + 1)..];
+        var shown = $"{written[..start]}://{authority}";
+        return string.Equals(authority, url.Authority, StringComparison.OrdinalIgnoreCase)
+            ? $"URL '{shown}'"
+            : $"URL '{shown}' (host '{url.Host}')";
     }
 
     public async ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, CancellationToken cancellationToken)
