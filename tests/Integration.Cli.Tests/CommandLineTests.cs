@@ -218,6 +218,18 @@ public sealed class CommandLineTests : IAsyncLifetime
         Assert.Contains(message, result.Error, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("deliveries", "log", "DEMO0001", "c-1", "--limit", "0")]
+    [InlineData("events", "DEMO0001", "alice@example.com", "--limit", "1001")]
+    [InlineData("audit", "DEMO0001", "--limit", "5000")]
+    public async Task ALimitOutside1To1000IsAUsageErrorNotTheServicesDefault(params string[] args)
+    {
+        var result = await RunAsync(args);
+
+        Assert.True(result.ExitCode == 2, $"exit {result.ExitCode}: {result.Error}");
+        Assert.Contains($"--limit must be between 1 and 1000, not {args[^1]}.", result.Error, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task DeletingAConfigThatDoesNotExistSaysSoInsteadOfPrintingAnEmptyAnswer()
     {

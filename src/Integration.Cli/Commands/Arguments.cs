@@ -12,6 +12,20 @@ internal static class Arguments
 
     public static Argument<string> Campaign() => new("campaign_id") { Description = "Campaign id (see 'campaigns list')" };
 
+    /// <summary>A page size, 1-1000: the services answer 0 with their own default, so 0 or less is a usage error here.</summary>
+    public static Option<int> Limit(string description, int defaultValue)
+    {
+        var limit = new Option<int>("--limit") { Description = $"{description}, 1-1000 (default {defaultValue})", DefaultValueFactory = _ => defaultValue };
+        limit.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int>() is < 1 or > 1000)
+            {
+                result.AddError($"--limit must be between 1 and 1000, not {result.GetValueOrDefault<int>()}.");
+            }
+        });
+        return limit;
+    }
+
     public static Option<string> CampaignFilter() => new("--campaign") { Description = "Only this campaign's dead letters" };
 
     // One spelling table for parsing the option and for naming its default; "external-id" is also accepted.

@@ -38,7 +38,7 @@ internal static class DeliveryCommands
     {
         var workspace = Arguments.Workspace();
         var campaign = Arguments.Campaign();
-        var limit = new Option<int>("--limit") { Description = "How many recent outcomes (1-1000)", DefaultValueFactory = _ => 50 };
+        var limit = Arguments.Limit("How many recent outcomes", 50);
         var command = new Command("log", "The campaign's most recent delivery outcomes, newest first") { workspace, campaign, limit };
         command.SetAction(async (parsed, cancellationToken) => clients.Print(await clients.Deliveries.ListDeliveriesAsync(new ListDeliveriesRequest
         {

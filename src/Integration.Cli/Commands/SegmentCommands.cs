@@ -54,7 +54,7 @@ internal static class SegmentCommands
     {
         var workspace = Arguments.Workspace();
         var (definition, campaign) = Source();
-        var limit = new Option<int>("--limit") { Description = "Users in one page, 1-1000 (default 100)", DefaultValueFactory = _ => 100 };
+        var limit = Arguments.Limit("Users in one page", 100);
         var page = new Option<string?>("--page-token") { Description = "next_page_token of the previous page, for the next users" };
         var command = new Command("users", "Lists one page of the users that match, with their profile attributes") { workspace, definition, campaign, limit, page };
         RequireOneSource(command, definition, campaign);

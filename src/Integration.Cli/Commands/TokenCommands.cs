@@ -47,7 +47,7 @@ internal static class TokenCommands
     public static Command Audit(ServiceClients clients)
     {
         var workspace = Arguments.Workspace();
-        var limit = new Option<int>("--limit") { Description = "Entries to show, 1-1000 (default 100)", DefaultValueFactory = _ => 100 };
+        var limit = Arguments.Limit("Entries to show", 100);
         var page = new Option<string>("--page-token") { Description = "next_page_token of the previous page, for older entries" };
         var command = new Command("audit", "The workspace's audit log, newest first: who (token id) changed what, when") { workspace, limit, page };
         command.SetAction(async (parsed, cancellationToken) => clients.Print(await clients.Admin.ListAuditLogAsync(new ListAuditLogRequest

@@ -25,7 +25,7 @@ internal static class UserCommands
     {
         var workspace = Arguments.Workspace();
         var customer = Arguments.Customer();
-        var limit = new Option<int>("--limit") { Description = "How many events (1-1000)", DefaultValueFactory = _ => 100 };
+        var limit = Arguments.Limit("How many events", 100);
         var command = new Command("events", "The user's stored events, oldest first") { workspace, customer, limit };
         command.SetAction(async (parsed, cancellationToken) => clients.Print(await clients.Ingestion.ListUserEventsAsync(new ListUserEventsRequest
         {
