@@ -77,6 +77,26 @@ public sealed class CampaignApiTests(CampaignsFixture fixture) : IClassFixture<C
         Assert.Equal(StatusCode.Aborted, ex.StatusCode);
     }
 
+    [Fact]
+    public async Task CountersAndTheLogOfACampaignThatDoesNotExistAreNotFoundAndOfANewOneZero()
+    {
+        await using var host = fixture.StartCampaigns(new FakeTimeProvider(DateTimeOffset.UtcNow), new RecordingDeliveryQueue());
+        var ws = Specs.NewWorkspace();
+        var deliveries = new V1.Deliveries.DeliveriesClient(host.CreateGrpcChannel());
+        var created = await host.Client.CreateCampaignAsync(new CreateCampaignRequest { WorkspaceId = ws, Spec = TrackSpec() }, CampaignsHost.Call);
+
+        var stats = await Assert.ThrowsAsync<RpcException>(() => deliveries.GetDeliveryStatsAsync(
+            new GetDeliveryStatsRequest { WorkspaceId = ws, CampaignId = "nonexistent" }, CampaignsHost.Call).ResponseAsync);
+        var log = await Assert.ThrowsAsync<RpcException>(() => deliveries.ListDeliveriesAsync(
+            new ListDeliveriesRequest { WorkspaceId = ws, CampaignId = "nonexistent" }, CampaignsHost.Call).ResponseAsync);
+        var fresh = await deliveries.GetDeliveryStatsAsync(new GetDeliveryStatsRequest { WorkspaceId = ws, CampaignId = created.CampaignId }, CampaignsHost.Call);
+
+        Assert.Equal(StatusCode.NotFound, stats.StatusCode);
+        Assert.Contains("No campaign 'nonexistent'", stats.Status.Detail, StringComparison.Ordinal);
+        Assert.Equal(StatusCode.NotFound, log.StatusCode);
+        Assert.Equal(0, fresh.Enqueued);
+    }
+
     [Theory]
     [InlineData("name", "spec.name")]
     [InlineData("method", "spec.steps[0].method")]

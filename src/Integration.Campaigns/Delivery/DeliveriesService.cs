@@ -5,7 +5,11 @@ using Integration.Campaigns.V1;
 namespace Integration.Campaigns.Delivery;
 
 /// <summary>Self-service dead letters, replay, counters and the delivery log (guarded by the admin token).</summary>
-internal sealed class DeliveriesService(IDeadLetterStore store) : Deliveries.DeliveriesBase
+/// <remarks>
+/// <paramref name="campaigns"/> is absent where the delivery engine is hosted without campaigns (its own tests); where
+/// it is there, counters and the log of a campaign that does not exist are NotFound rather than zeros.
+/// </remarks>
+internal sealed class DeliveriesService(IDeadLetterStore store, Storage.ICampaignStore? campaigns = null) : Deliveries.DeliveriesBase
 {
     private const int MaxBulkReplay = 100_000;
 
@@ -79,7 +83,7 @@ internal sealed class DeliveriesService(IDeadLetterStore store) : Deliveries.Del
 
     public override async Task<V1.DeliveryStats> GetDeliveryStats(GetDeliveryStatsRequest request, ServerCallContext context)
     {
-        RequireCampaign(request.WorkspaceId, request.CampaignId);
+        await RequireExistingCampaignAsync(request.WorkspaceId, request.CampaignId);
         var counters = await store.GetCountersAsync(request.WorkspaceId, request.CampaignId);
         var stats = new V1.DeliveryStats
         {
@@ -105,7 +109,7 @@ internal sealed class DeliveriesService(IDeadLetterStore store) : Deliveries.Del
 
     public override async Task<ListDeliveriesResponse> ListDeliveries(ListDeliveriesRequest request, ServerCallContext context)
     {
-        RequireCampaign(request.WorkspaceId, request.CampaignId);
+        await RequireExistingCampaignAsync(request.WorkspaceId, request.CampaignId);
         var limit = request.Limit switch
         {
             0 => 100,
@@ -156,6 +160,15 @@ internal sealed class DeliveriesService(IDeadLetterStore store) : Deliveries.Del
         if (string.IsNullOrWhiteSpace(workspaceId) || string.IsNullOrWhiteSpace(campaignId))
         {
             throw Invalid("workspace_id and campaign_id are required.");
+        }
+    }
+
+    private async Task RequireExistingCampaignAsync(string workspaceId, string campaignId)
+    {
+        RequireCampaign(workspaceId, campaignId);
+        if (campaigns is not null && await campaigns.GetAsync(workspaceId, campaignId) is null)
+        {
+            throw new RpcException(new Status(StatusCode.NotFound, $"No campaign '{campaignId}' in workspace '{workspaceId}'."));
         }
     }
 
