@@ -13,7 +13,8 @@ const string Usage = """
     InboundBench faults [--only kill-ingestion|kill-redis|bad-input|kill-campaigns|heap-faults|outbound] [--results FILE]
     """;
 
-if (args.Length == 0 || args[0] is "-h" or "--help")
+// Anywhere on the line: 'bench/faults.sh --help' arrives as 'faults --help' and must not start the whole suite.
+if (args.Length == 0 || args.Any(a => a is "-h" or "--help"))
 {
     Console.WriteLine(Usage);
     return 0;
