@@ -86,14 +86,7 @@ internal static class CampaignCommands
                 default:
                     throw new ArgumentException($"Campaign {current.CampaignId} is {spec.DeliveryCase}: only One Time and Periodic campaigns send in users' time zones.");
             }
-            // Secret header values come back as *** and the service keeps the stored ones; a concurrent edit is Aborted, not overwritten.
-            return clients.Print(await clients.Campaigns.UpdateCampaignAsync(new UpdateCampaignRequest
-            {
-                WorkspaceId = current.WorkspaceId,
-                CampaignId = current.CampaignId,
-                Spec = spec,
-                ExpectedVersion = current.Version,
-            }, clients.Call(cancellationToken)));
+            return await ReplaceSpecAsync(clients, current, spec, cancellationToken);
         });
         return command;
     }
@@ -157,17 +150,23 @@ internal static class CampaignCommands
                 WorkspaceId = parsed.GetRequiredValue(workspace),
                 CampaignId = parsed.GetRequiredValue(campaign),
             }, clients.Call(cancellationToken));
-            // A concurrent edit since the read is Aborted, not overwritten.
-            return clients.Print(await clients.Campaigns.UpdateCampaignAsync(new UpdateCampaignRequest
-            {
-                WorkspaceId = current.WorkspaceId,
-                CampaignId = current.CampaignId,
-                Spec = definition,
-                ExpectedVersion = current.Version,
-            }, clients.Call(cancellationToken)));
+            return await ReplaceSpecAsync(clients, current, definition, cancellationToken);
         });
         return command;
     }
+
+    /// <summary>
+    /// Saves <paramref name="spec"/> over the campaign as it was read: a concurrent edit since the read is Aborted, not
+    /// overwritten, and secret header values sent back as *** keep the stored ones.
+    /// </summary>
+    private static async Task<int> ReplaceSpecAsync(ServiceClients clients, Campaign current, CampaignSpec spec, CancellationToken cancellationToken) =>
+        clients.Print(await clients.Campaigns.UpdateCampaignAsync(new UpdateCampaignRequest
+        {
+            WorkspaceId = current.WorkspaceId,
+            CampaignId = current.CampaignId,
+            Spec = spec,
+            ExpectedVersion = current.Version,
+        }, clients.Call(cancellationToken)));
 
     private static Command List(ServiceClients clients)
     {
