@@ -64,6 +64,10 @@ public static class EventStream
     /// <summary>Before partitioning: one stream per workspace with one field per value (read only to drain it).</summary>
     public static string LegacyKey(string workspaceId) => $"stream:{{{workspaceId}}}";
 
+    /// <summary>Whether a key is some workspace's <see cref="LegacyKey"/>.</summary>
+    public static bool IsLegacyKey(string key) =>
+        key.StartsWith("stream:{", StringComparison.Ordinal) && key.EndsWith('}') && LegacyKey(key[8..^1]) == key;
+
     /// <summary>The partition a user's keys and events live in.</summary>
     public static int PartitionOf(string customerId)
     {

@@ -182,7 +182,7 @@ internal sealed partial class TriggerConsumer(
         {
             return await ReadGroupAsync(stream);
         }
-        catch (RedisServerException ex) when (ex.Message.StartsWith("NOGROUP", StringComparison.Ordinal) && stream.StartsWith("stream:", StringComparison.Ordinal))
+        catch (RedisServerException ex) when (ex.Message.StartsWith("NOGROUP", StringComparison.Ordinal) && EventStream.IsLegacyKey(stream))
         {
             // The stream from before partitioning, deleted by ingestion once every group had read and acknowledged all
             // of it (docs/keyspace.md): forget it, the workspace's streams are listed again on the next poll.
