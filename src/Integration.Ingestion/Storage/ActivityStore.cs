@@ -193,7 +193,7 @@ internal sealed class RedisActivityStore(IConnectionMultiplexer redis, TimeProvi
         {
             if (record.Event is not null && !floors.ContainsKey(record.WorkspaceId))
             {
-                floors[record.WorkspaceId] = (now - (long)TimeSpan.FromDays(await retention.RetentionDaysAsync(record.WorkspaceId)).TotalMilliseconds,
+                floors[record.WorkspaceId] = (await retention.FloorMsAsync(record.WorkspaceId, now),
                     await dictionaries.ForWorkspaceAsync(record.WorkspaceId));
             }
         }

@@ -109,7 +109,7 @@ internal sealed partial class LegacyMigration(IConnectionMultiplexer redis, IAct
             var info = await db.StreamInfoAsync(key);
             var groups = await db.StreamGroupInfoAsync(key);
             var drained = groups.All(g => g.PendingMessageCount == 0 && g.LastDeliveredId == info.LastGeneratedId);
-            var floor = time.GetUtcNow().ToUnixTimeMilliseconds() - (long)TimeSpan.FromDays(await retention.RetentionDaysAsync(ws)).TotalMilliseconds;
+            var floor = await retention.FloorMsAsync(ws, time.GetUtcNow().ToUnixTimeMilliseconds());
             var aged = info.Length == 0 || EntryMs(info.LastGeneratedId) < floor;
             if (drained || aged)
             {

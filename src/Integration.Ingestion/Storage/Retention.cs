@@ -38,6 +38,13 @@ internal interface IRetentionPolicy
     ValueTask<int> RetentionDaysAsync(string workspaceId);
 }
 
+internal static class RetentionPolicyExtensions
+{
+    /// <summary>The arrival time (Unix ms) before which a workspace's raw events are past its retention, as of <paramref name="nowMs"/>.</summary>
+    public static async ValueTask<long> FloorMsAsync(this IRetentionPolicy retention, string workspaceId, long nowMs) =>
+        nowMs - (long)TimeSpan.FromDays(await retention.RetentionDaysAsync(workspaceId)).TotalMilliseconds;
+}
+
 /// <summary>
 /// Reads <c>retention_days</c> from the workspace record and caches it per replica for a short while: every write
 /// needs it, and a change taking <see cref="StorageOptions.RetentionCacheSeconds"/> to apply is harmless.

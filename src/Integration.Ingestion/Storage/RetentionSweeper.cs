@@ -89,7 +89,7 @@ internal sealed partial class RetentionSweeper(
         await foreach (var member in db.SetScanAsync(WorkspacesKey, pageSize: 100).WithCancellation(cancellationToken))
         {
             var ws = member.ToString();
-            var floor = time.GetUtcNow().ToUnixTimeMilliseconds() - (long)TimeSpan.FromDays(await retention.RetentionDaysAsync(ws)).TotalMilliseconds;
+            var floor = await retention.FloorMsAsync(ws, time.GetUtcNow().ToUnixTimeMilliseconds());
             for (var p = 0; p < EventStream.Partitions; p++)
             {
                 total = Add(total, await SweepPartitionAsync(db, ws, p, floor, cancellationToken));
