@@ -43,24 +43,22 @@ public sealed class RedisRateCounterOutageTests(RedisServer redis) : IClassFixtu
         var workspace = RateCounterHarness.NewWorkspace();
         await RetryUntilAvailableAsync(edge, workspace, TimeSpan.FromSeconds(10));
 
-        // A script that spins for 1.5 s holds Redis's only thread, as a stalled server would.
-        var busy = blocker.Database.ScriptEvaluateAsync("""
-            local start = redis.call('TIME')
-            repeat
-              local now = redis.call('TIME')
-            until (now[1] - start[1]) * 1000000 + (now[2] - start[2]) > 1500000
-            return 1
-            """);
-        await Task.Delay(100);
-        var clock = Stopwatch.StartNew();
-        var unavailable = await Assert.ThrowsAsync<RateCounterUnavailableException>(
-            async () => await edge.AcquireAsync(workspace, 100));
-        var gaveUpAfter = clock.Elapsed;
-        await busy;
+        RateCounterUnavailableException unavailable;
+        TimeSpan gaveUpAfter;
+        await using (await StallAsync(blocker))
+        {
+            var clock = Stopwatch.StartNew();
+            unavailable = await Assert.ThrowsAsync<RateCounterUnavailableException>(
+                async () => await edge.AcquireAsync(workspace, 100));
+            gaveUpAfter = clock.Elapsed;
+            // It gave up on a call Redis was holding (not one that failed some other way before being sent).
+            await WaitUntilHeldAsync(blocker, "the call it gave up on");
+        }
         var afterStall = await RetryUntilAvailableAsync(edge, workspace, TimeSpan.FromSeconds(10));
 
         Assert.IsAssignableFrom<TimeoutException>(unavailable.InnerException);
-        Assert.InRange(gaveUpAfter, TimeSpan.FromMilliseconds(150), TimeSpan.FromSeconds(1));
+        // Its own 200 ms, not the connection's 5 s command timeout (which would also be a TimeoutException).
+        Assert.InRange(gaveUpAfter, TimeSpan.FromMilliseconds(150), TimeSpan.FromSeconds(3));
         Assert.True(afterStall.Allowed);
     }
 
@@ -73,18 +71,21 @@ public sealed class RedisRateCounterOutageTests(RedisServer redis) : IClassFixtu
         var workspace = RateCounterHarness.NewWorkspace();
         await RetryUntilAvailableAsync(edge, RateCounterHarness.NewWorkspace(), TimeSpan.FromSeconds(10));
 
-        var busy = BlockRedis(blocker, TimeSpan.FromSeconds(1.5));
-        await Task.Delay(100);
-        var sent = edge.AcquireAsync(workspace, 3).AsTask();
-        await Task.Delay(100);
-        using var cancel = new CancellationTokenSource();
-        var queued = edge.Counter.TryAcquireAsync(workspace, 3, cancel.Token).AsTask();
-        var queuedBehind = edge.AcquireAsync(workspace, 3).AsTask();
-        await Task.Delay(50);
-        await cancel.CancelAsync();
-        var cancelled = await Record.ExceptionAsync(() => queued);
-        var cancelledWhileRedisStalled = !busy.IsCompleted;
-        await busy;
+        Task<RateDecision> sent, queuedBehind;
+        Exception? cancelled;
+        bool cancelledWhileRedisStalled;
+        await using (await StallAsync(blocker))
+        {
+            sent = edge.AcquireAsync(workspace, 3).AsTask();
+            await WaitUntilHeldAsync(blocker, "the first call");
+            using var cancel = new CancellationTokenSource();
+            var queued = edge.Counter.TryAcquireAsync(workspace, 3, cancel.Token).AsTask();
+            queuedBehind = edge.AcquireAsync(workspace, 3).AsTask();
+            await cancel.CancelAsync();
+            // Had it waited for its turn, it would have waited for the stall (and then timed out, unavailable).
+            cancelled = await Record.ExceptionAsync(() => queued);
+            cancelledWhileRedisStalled = !sent.IsCompleted;
+        }
         var first = await sent;
         var second = await queuedBehind;
         var next = await edge.AcquireAsync(workspace, 3);
@@ -105,17 +106,19 @@ public sealed class RedisRateCounterOutageTests(RedisServer redis) : IClassFixtu
         var workspace = RateCounterHarness.NewWorkspace();
         await RetryUntilAvailableAsync(edge, workspace, TimeSpan.FromSeconds(10));
 
-        var busy = BlockRedis(blocker, TimeSpan.FromSeconds(1.5));
-        await Task.Delay(100);
-        var sent = edge.AcquireAsync(workspace, 100).AsTask();
-        await Task.Delay(100);
-        var queued = edge.AcquireAsync(workspace, 100).AsTask();
-        await Task.Delay(50);
-        edge.Counter.Dispose();
-        var failed = await Record.ExceptionAsync(() => queued);
-        var failedWhileRedisStalled = !busy.IsCompleted;
-        var afterDisposal = await Record.ExceptionAsync(async () => await edge.AcquireAsync(workspace, 100));
-        await busy;
+        Task<RateDecision> sent;
+        Exception? failed, afterDisposal;
+        bool failedWhileRedisStalled;
+        await using (await StallAsync(blocker))
+        {
+            sent = edge.AcquireAsync(workspace, 100).AsTask();
+            await WaitUntilHeldAsync(blocker, "the first call");
+            var queued = edge.AcquireAsync(workspace, 100).AsTask();
+            edge.Counter.Dispose();
+            failed = await Record.ExceptionAsync(() => queued);
+            failedWhileRedisStalled = !sent.IsCompleted;
+            afterDisposal = await Record.ExceptionAsync(async () => await edge.AcquireAsync(workspace, 100));
+        }
         var inFlight = await sent;
 
         var unavailable = Assert.IsType<RateCounterUnavailableException>(failed);
@@ -126,15 +129,44 @@ public sealed class RedisRateCounterOutageTests(RedisServer redis) : IClassFixtu
         Assert.True(inFlight.Allowed);
     }
 
-    /// <summary>A script that spins for <paramref name="duration"/> holds Redis's only thread, as a stalled server would.</summary>
-    private static Task<RedisResult> BlockRedis(RateCounterHarness blocker, TimeSpan duration) =>
-        blocker.Database.ScriptEvaluateAsync($$"""
-            local start = redis.call('TIME')
-            repeat
-              local now = redis.call('TIME')
-            until (now[1] - start[1]) * 1000000 + (now[2] - start[2]) > {{(long)duration.TotalMicroseconds}}
-            return 1
-            """);
+    /// <summary>
+    /// Stalls Redis for the rate counter until disposed: <c>CLIENT PAUSE … WRITE</c> holds every script that may
+    /// write (the counter's does) at Redis, unanswered, as a stalled server would, while the blocker's own
+    /// commands still get through. The stall lasts exactly as long as the test needs it — a fixed-length stall
+    /// (a script spinning for 1.5 s) could end before a slow machine got to the point it was there for. The
+    /// pause's own 30 s limit only matters if the test dies before lifting it.
+    /// </summary>
+    private static async Task<IAsyncDisposable> StallAsync(RateCounterHarness blocker)
+    {
+        var server = blocker.Connection.GetServer(blocker.Connection.GetEndPoints()[0]);
+        await server.ExecuteAsync("CLIENT", "PAUSE", "30000", "WRITE");
+        return new Unpause(server);
+    }
+
+    private sealed class Unpause(IServer server) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync() => await server.ExecuteAsync("CLIENT", "UNPAUSE");
+    }
+
+    /// <summary>How many clients Redis holds a command of (the paused script calls).</summary>
+    private static async Task<long> HeldCallsAsync(RateCounterHarness blocker)
+    {
+        var server = blocker.Connection.GetServer(blocker.Connection.GetEndPoints()[0]);
+        var info = await server.InfoRawAsync("clients") ?? "";
+        var line = info.Split('\n', StringSplitOptions.TrimEntries).Single(l => l.StartsWith("blocked_clients:", StringComparison.Ordinal));
+        return long.Parse(line["blocked_clients:".Length..], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>Waits until a script call has reached Redis and is held there (so it holds the counter's one place).</summary>
+    private static async Task WaitUntilHeldAsync(RateCounterHarness blocker, string what)
+    {
+        var clock = Stopwatch.StartNew();
+        while (await HeldCallsAsync(blocker) < 1)
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), $"{what} did not reach Redis within 20 s");
+            await Task.Delay(10);
+        }
+    }
 
     private static async Task<RateDecision> RetryUntilAvailableAsync(RateCounterHarness edge, string workspace, TimeSpan within)
     {
