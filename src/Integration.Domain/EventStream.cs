@@ -198,7 +198,7 @@ public static class EventStream
         {
             return raw;
         }
-        var compressed = new StreamEvent { Dictionary = dictionary.Id, Compressed = ByteString.CopyFrom(dictionary.Compress(raw)) };
+        var compressed = new StreamEvent { Dictionary = dictionary.Id, Compressed = UnsafeByteOperations.UnsafeWrap(dictionary.Compress(raw)) };
         return compressed.CalculateSize() < raw.Length ? compressed.ToByteArray() : raw;
     }
 

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
@@ -11,9 +12,16 @@ namespace Integration.Domain;
 /// by ingestion from the workspace's first entries, stored once in Redis and never changed, so every process that has
 /// read it (by its <see cref="Id"/>) keeps it for good. An entry of ~300 bytes, mostly attribute names and values
 /// repeated from event to event, compresses to about a third with it; without one, zstd gains almost nothing on so
-/// small an input. Compressors and decompressors are not thread-safe: each dictionary keeps a pool of both.
+/// small an input.
 /// </summary>
-public sealed class EventStreamDictionary
+/// <remarks>
+/// Memory: the dictionary is digested once into a zstd CDict and DDict (tens of KB); the compression and decompression
+/// contexts, which are not thread-safe and cost ~130 KB each with a dictionary loaded into them, are shared by every
+/// dictionary of the process (one per concurrent caller, pooled) and pick the dictionary per call by reference. A
+/// context per dictionary and caller made ingestion's memory grow with the number of workspaces (200 of them passed
+/// the 300 MB bound).
+/// </remarks>
+public sealed unsafe class EventStreamDictionary
 {
     /// <summary>The bound on one dictionary (zstd's gain flattens beyond a few KB for entries this small).</summary>
     public const int MaxBytes = 4096;
@@ -29,14 +37,30 @@ public sealed class EventStreamDictionary
     /// <summary>The largest entry a decompression produces (ingestion refuses larger records long before).</summary>
     private const int MaxEntryBytes = 16 << 20;
 
-    private readonly ConcurrentBag<Compressor> _compressors = [];
-    private readonly ConcurrentBag<Decompressor> _decompressors = [];
+    /// <summary>
+    /// Training without zstd's parameter search (which trains ~40 times to pick k and d: ~100 ms a workspace here,
+    /// 20 s of CPU when 200 workspaces start at once); fixed values measured on realistic entries instead.
+    /// </summary>
+    private static readonly ZDICT_fastCover_params_t TrainingParameters = new()
+    {
+        k = TrainingSegment, d = TrainingDmer, f = 20, accel = 1, steps = 0, shrinkDict = 0,
+        zParams = new ZDICT_params_t { compressionLevel = Level },
+    };
+
+    private const uint TrainingSegment = 2000;
+    private const uint TrainingDmer = 8;
+
+    private static readonly ConcurrentBag<nint> Compressors = [];
+    private static readonly ConcurrentBag<nint> Decompressors = [];
+
     private readonly byte[] _bytes;
+    private readonly Digested _digested;
 
     private EventStreamDictionary(byte[] bytes, ulong id)
     {
         _bytes = bytes;
         Id = id;
+        _digested = new Digested(bytes);
     }
 
     /// <summary>The first 8 bytes of the dictionary's SHA-256, little-endian: the same bytes have the same id everywhere.</summary>
@@ -53,7 +77,7 @@ public sealed class EventStreamDictionary
     {
         try
         {
-            return FromBytes(DictBuilder.TrainFromBuffer(samples, MaxBytes));
+            return FromBytes(DictBuilder.TrainFromBufferFastCover(samples, TrainingParameters, MaxBytes).ToArray());
         }
         catch (ZstdException)
         {
@@ -65,62 +89,111 @@ public sealed class EventStreamDictionary
 
     internal byte[] Compress(ReadOnlySpan<byte> raw)
     {
-        if (!_compressors.TryTake(out var compressor))
-        {
-            compressor = new Compressor(Level);
-            compressor.SetParameter(FormatParameter, Magicless);
-            compressor.SetParameter(ZSTD_cParameter.ZSTD_c_checksumFlag, 0);
-            compressor.SetParameter(ZSTD_cParameter.ZSTD_c_dictIDFlag, 0);
-            compressor.LoadDictionary(_bytes);
-        }
+        var context = Compressors.TryTake(out var pooled) ? (ZSTD_CCtx_s*)pooled : NewCompressor();
+        var bound = (int)Methods.ZSTD_compressBound((nuint)raw.Length);
+        var rented = ArrayPool<byte>.Shared.Rent(bound);
         try
         {
-            return compressor.Wrap(raw).ToArray();
+            Check(Methods.ZSTD_CCtx_refCDict(context, _digested.Compression));
+            nuint written;
+            fixed (byte* source = raw)
+            fixed (byte* destination = rented)
+            {
+                written = Check(Methods.ZSTD_compress2(context, destination, (nuint)rented.Length, source, (nuint)raw.Length));
+            }
+            return rented.AsSpan(0, (int)written).ToArray();
         }
         finally
         {
-            _compressors.Add(compressor);
+            ArrayPool<byte>.Shared.Return(rented);
+            // Unreferenced again, so a pooled context keeps no dictionary alive.
+            Methods.ZSTD_CCtx_refCDict(context, null);
+            Compressors.Add((nint)context);
+            // The digested dictionary's finalizer frees what the context just used: not before here.
+            GC.KeepAlive(_digested);
         }
     }
 
     /// <summary>The entry compressed with this dictionary; null when it is not a valid frame of it.</summary>
     internal byte[]? Decompress(ReadOnlySpan<byte> compressed)
     {
-        if (!_decompressors.TryTake(out var decompressor))
-        {
-            decompressor = new Decompressor();
-            decompressor.SetParameter(DecompressFormatParameter, Magicless);
-            decompressor.LoadDictionary(_bytes);
-        }
+        var context = Decompressors.TryTake(out var pooled) ? (ZSTD_DCtx_s*)pooled : NewDecompressor();
         try
         {
+            Check(Methods.ZSTD_DCtx_refDDict(context, _digested.Decompression));
             // Entries are small: a first guess of 8× the compressed size fits almost all, a larger buffer the rest.
             for (var size = Math.Max(1024, compressed.Length * 8); ; size *= 4)
             {
                 var buffer = new byte[Math.Min(size, MaxEntryBytes)];
-                if (decompressor.TryUnwrap(compressed, buffer, out var written))
+                nuint written;
+                fixed (byte* source = compressed)
+                fixed (byte* destination = buffer)
                 {
-                    return buffer.AsSpan(0, written).ToArray();
+                    written = Methods.ZSTD_decompressDCtx(context, destination, (nuint)buffer.Length, source, (nuint)compressed.Length);
                 }
-                if (buffer.Length >= MaxEntryBytes)
+                if (!Methods.ZSTD_isError(written))
+                {
+                    return buffer.AsSpan(0, (int)written).ToArray();
+                }
+                // A corrupt frame leaves the context mid-frame: start it again (its parameters stay).
+                Methods.ZSTD_DCtx_reset(context, ZSTD_ResetDirective.ZSTD_reset_session_only);
+                if ((ZSTD_ErrorCode)(0 - (long)written) != ZSTD_ErrorCode.ZSTD_error_dstSize_tooSmall || buffer.Length >= MaxEntryBytes)
                 {
                     return null;
                 }
             }
         }
-        catch (ZstdException)
-        {
-            // A corrupt frame leaves the decompressor mid-frame: drop it rather than pool it.
-            decompressor.Dispose();
-            decompressor = null;
-            return null;
-        }
         finally
         {
-            if (decompressor is not null)
+            Methods.ZSTD_DCtx_refDDict(context, null);
+            Decompressors.Add((nint)context);
+            GC.KeepAlive(_digested);
+        }
+    }
+
+    private static ZSTD_CCtx_s* NewCompressor()
+    {
+        var context = Methods.ZSTD_createCCtx();
+        Check(Methods.ZSTD_CCtx_setParameter(context, FormatParameter, Magicless));
+        Check(Methods.ZSTD_CCtx_setParameter(context, ZSTD_cParameter.ZSTD_c_checksumFlag, 0));
+        Check(Methods.ZSTD_CCtx_setParameter(context, ZSTD_cParameter.ZSTD_c_dictIDFlag, 0));
+        return context;
+    }
+
+    private static ZSTD_DCtx_s* NewDecompressor()
+    {
+        var context = Methods.ZSTD_createDCtx();
+        Check(Methods.ZSTD_DCtx_setParameter(context, DecompressFormatParameter, Magicless));
+        return context;
+    }
+
+    private static nuint Check(nuint code) =>
+        Methods.ZSTD_isError(code) ? throw new ZstdException((ZSTD_ErrorCode)(0 - (long)code), Methods.ZSTD_getErrorName(code)) : code;
+
+    /// <summary>The dictionary digested for zstd once: native memory, released with the dictionary.</summary>
+    private sealed class Digested
+    {
+        public Digested(byte[] bytes)
+        {
+            fixed (byte* dictionary = bytes)
             {
-                _decompressors.Add(decompressor);
+                Compression = Methods.ZSTD_createCDict(dictionary, (nuint)bytes.Length, Level);
+                Decompression = Methods.ZSTD_createDDict(dictionary, (nuint)bytes.Length);
+            }
+            if (Compression is null || Decompression is null)
+            {
+                throw new ZstdException(ZSTD_ErrorCode.ZSTD_error_dictionary_corrupted, "zstd could not load the dictionary");
             }
         }
+
+        ~Digested()
+        {
+            Methods.ZSTD_freeCDict(Compression);
+            Methods.ZSTD_freeDDict(Decompression);
+        }
+
+        public ZSTD_CDict_s* Compression { get; }
+
+        public ZSTD_DDict_s* Decompression { get; }
     }
 }

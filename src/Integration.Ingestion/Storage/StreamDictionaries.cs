@@ -24,6 +24,12 @@ internal sealed partial class StreamDictionaries(IConnectionMultiplexer redis, I
 
     private static readonly ActivitySource Source = new("Integration.Ingestion.Storage");
 
+    /// <summary>
+    /// One training at a time per process: when many workspaces reach their sample count together (a replica's start,
+    /// a bench's 200 workspaces) they queue instead of taking every core and their samples' memory at once.
+    /// </summary>
+    private readonly SemaphoreSlim _training = new(1, 1);
+
     private readonly ConcurrentDictionary<string, Workspace> _workspaces = new(StringComparer.Ordinal);
     private readonly Counter<long>? _trained = meters?.Create(IngestionMetrics.MeterName).CreateCounter<long>(
         "integration.ingestion.stream_dictionaries.trained", "{dictionary}", "Event stream compression dictionaries trained, by outcome (stored, adopted, failed).");
@@ -92,6 +98,7 @@ internal sealed partial class StreamDictionaries(IConnectionMultiplexer redis, I
 
     private async Task TrainAsync(string workspaceId, Workspace workspace, List<byte[]> samples)
     {
+        await _training.WaitAsync();
         using var activity = Source.StartActivity("train stream dictionary");
         activity?.SetTag("workspace.id", workspaceId);
         activity?.SetTag("ingestion.samples", samples.Count);
@@ -148,6 +155,7 @@ internal sealed partial class StreamDictionaries(IConnectionMultiplexer redis, I
         }
         finally
         {
+            _training.Release();
             activity?.SetTag("ingestion.outcome", outcome);
             _trained?.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
         }
