@@ -56,8 +56,8 @@ public sealed class ClusterSpreadTests(RedisCluster cluster, ITestOutputHelper o
             perMaster.Add(keys);
         }
         var total = perMaster.Sum();
-        // Each user has a profile, aggregates, an event index and dedup markers; plus 32 streams and 32 users indexes.
-        Assert.Equal(4L * Users + 2 * 32, total);
+        // Each user has a user hash (profile, aggregates, duplicate markers) and an event index; plus 32 streams and 32 users indexes.
+        Assert.Equal(2L * Users + 2 * 32, total);
         output.WriteLine($"keys per master: {string.Join(", ", perMaster.Select(k => $"{k} ({k * 100.0 / total:F1} %)"))}");
         Assert.All(perMaster, keys => Assert.True(keys / (double)total is >= 0.28 and <= 0.38, $"keys per master: {string.Join(", ", perMaster)}"));
 
@@ -65,7 +65,7 @@ public sealed class ClusterSpreadTests(RedisCluster cluster, ITestOutputHelper o
         clock.Advance(TimeSpan.FromDays(storage.Value.DefaultRetentionDays + 1));
         using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
         var sweeper = new RetentionSweeper(connection, retention, clock,
-            Options.Create(new RetentionSweeperOptions { UsersPerCall = 200, PauseBetweenCallsMs = 0 }),
+            Options.Create(new RetentionSweeperOptions { UsersPerCall = 200, PauseBetweenCallsMs = 0 }), storage,
             services.GetRequiredService<IMeterFactory>(), NullLogger<RetentionSweeper>.Instance);
         var swept = await sweeper.PassAsync(CancellationToken.None);
         Assert.True(swept.UsersSwept >= Users, $"swept {swept.UsersSwept}");

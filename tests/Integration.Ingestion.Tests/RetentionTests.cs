@@ -46,7 +46,7 @@ public sealed class RetentionTests(RedisServer redis) : IClassFixture<RedisServe
             new StreamDictionaries(connection, storage, NullLogger<StreamDictionaries>.Instance));
         using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
         var sweeper = new RetentionSweeper(connection, retention, clock,
-            Options.Create(new RetentionSweeperOptions { UsersPerCall = 50, PauseBetweenCallsMs = 0 }),
+            Options.Create(new RetentionSweeperOptions { UsersPerCall = 50, PauseBetweenCallsMs = 0 }), storage,
             services.GetRequiredService<IMeterFactory>(), NullLogger<RetentionSweeper>.Instance);
 
         var footprints = new List<Footprint>();
@@ -79,6 +79,10 @@ public sealed class RetentionTests(RedisServer redis) : IClassFixture<RedisServe
         Assert.Equal(full.Keys, last.Keys);
         Assert.True(last.Bytes <= full.Bytes * 1.05, $"day {RetentionDays + 2}: {full.Bytes} B, day {Days - 1}: {last.Bytes} B");
         Assert.True(last.IndexEntries <= full.IndexEntries * 1.05, $"index entries {full.IndexEntries} → {last.IndexEntries}");
+        // Duplicate markers are kept for the duplicate window only (2 days here), those of users who went quiet too.
+        Assert.True(swept.Sum(s => s.MarkersRemoved) >= QuietUsers * 2 * EventsPerUserAndDay, $"markers removed {swept.Sum(s => s.MarkersRemoved)}");
+        Assert.Equal(0, await MarkersAsync(db, ws, "quiet0"));
+        Assert.InRange(await MarkersAsync(db, ws, "steady0"), EventsPerUserAndDay, EventsPerUserAndDay * 3);
         // Aggregates stay for ever.
         var quiet = await store.GetUserAsync(ws, "quiet0");
         Assert.Equal(2 * EventsPerUserAndDay, Assert.Single(quiet!.Events).Count);
@@ -98,6 +102,9 @@ public sealed class RetentionTests(RedisServer redis) : IClassFixture<RedisServe
             ["logged_in"] = new AttributeValue { BoolValue = n % 2 == 0 },
         },
     };
+
+    private static async Task<int> MarkersAsync(IDatabase db, string ws, string cid) =>
+        (await db.HashGetAllAsync(UserKeyspace.User(ws, cid))).Count(f => UserKeyspace.IsMarker(f.Name));
 
     /// <summary>The workspace's keys, counted by a SCAN in the test (the product never scans the keyspace).</summary>
     private static async Task<Footprint> FootprintAsync(IConnectionMultiplexer connection, IDatabase db, string ws)

@@ -128,7 +128,7 @@ public sealed class StreamCompressionTests(RedisServer redis) : IClassFixture<Re
             await db.StreamAddAsync(UserKeyspace.Stream(ws, cid), EventStream.Field,
                 EventStream.Encode(new EventStreamEntry($"{1:x32}", cid, "Viewed", now - 6_000, now - 5_000, "heap", "{\"page\":\"/old\"}", "")), entryId);
             await db.SortedSetAddAsync(UserKeyspace.Events(ws, cid), $"{entryId} Viewed", now - 6_000);
-            await db.HashSetAsync(UserKeyspace.Aggregates(ws, cid), "_o", now - 5_000);
+            await db.HashSetAsync(UserKeyspace.OldAggregates(ws, cid), "_o", now - 5_000);
         }
         foreach (var (cid, name) in new[] { ("old@example.com", "Viewed"), ("old@example.com", "Bought"), ("quiet@example.com", "Viewed") })
         {
@@ -156,7 +156,7 @@ public sealed class StreamCompressionTests(RedisServer redis) : IClassFixture<Re
         Assert.Equal(1, await db.SortedSetLengthAsync(UserKeyspace.Events(ws, "old@example.com")));
         using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
         var sweeper = new RetentionSweeper(connection, retention, clock, Options.Create(new RetentionSweeperOptions { PauseBetweenCallsMs = 0 }),
-            services.GetRequiredService<IMeterFactory>(), NullLogger<RetentionSweeper>.Instance);
+            Options.Create(new StorageOptions()), services.GetRequiredService<IMeterFactory>(), NullLogger<RetentionSweeper>.Instance);
         var swept = await sweeper.PassAsync(CancellationToken.None);
         Assert.True(swept.EntriesRemoved >= 2, $"removed {swept.EntriesRemoved}");
         Assert.False(await db.KeyExistsAsync(UserKeyspace.Events(ws, "quiet@example.com")));

@@ -34,6 +34,7 @@ internal static class Extensions
         builder.Services.AddSingleton<IActivityStore, RedisActivityStore>();
         builder.Services.AddSingleton<LegacyMigration>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<LegacyMigration>());
+        builder.Services.AddHostedService<UserHashMigration>();
         builder.Services.AddOptions<RetentionSweeperOptions>().BindConfiguration(RetentionSweeperOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddHostedService<RetentionSweeper>();
         builder.Services.AddSingleton<IHeapSegmentStore, RedisHeapSegmentStore>();

@@ -166,13 +166,13 @@ internal sealed class RedisSegmentStore(IConnectionMultiplexer redis, IActivityS
         {
             cancellationToken.ThrowIfCancellationRequested();
             var ids = Array.ConvertAll(await db.SortedSetRangeByRankAsync(users, rank, rank + Chunk - 1), id => id.ToString());
-            var profiles = Array.ConvertAll(ids, cid => db.HashGetAllAsync(UserKeyspace.Profile(workspaceId, cid)));
-            var stats = Array.ConvertAll(ids, cid => db.HashGetAllAsync(UserKeyspace.Aggregates(workspaceId, cid)));
+            var reads = Array.ConvertAll(ids, cid => db.HashGetAllAsync(UserKeyspace.User(workspaceId, cid)));
             var memberships = needsMemberships ? await heapSegments.GetMembershipsAsync(workspaceId, ids) : null;
             var verdicts = new ValueTask<bool>[ids.Length];
             for (var i = 0; i < ids.Length; i++)
             {
-                var facts = new StoredHashFacts(db, events, workspaceId, ids[i], await profiles[i], await stats[i], memberships?[i] ?? []);
+                var (hash, old) = await RedisActivityStore.ReadUserAsync(db, workspaceId, ids[i], reads[i]);
+                var facts = new StoredHashFacts(db, events, workspaceId, ids[i], hash, old, memberships?[i] ?? []);
                 verdicts[i] = facts.Exists ? SegmentRules.MatchesAsync(segment, facts, asOfMs) : ValueTask.FromResult(false);
             }
             foreach (var verdict in verdicts)
@@ -201,18 +201,16 @@ internal sealed class RedisSegmentStore(IConnectionMultiplexer redis, IActivityS
     private async Task<(User User, bool Matches)?> LoadAndEvaluateAsync(IDatabase db, string ws, string cid,
         SegmentDefinition segment, long asOfMs)
     {
-        var profileTask = db.HashGetAllAsync(UserKeyspace.Profile(ws, cid));
-        var statsTask = db.HashGetAllAsync(UserKeyspace.Aggregates(ws, cid));
+        var hashTask = RedisActivityStore.ReadUserAsync(db, ws, cid);
         var membershipsTask = heapSegments.GetMembershipsAsync(ws, [cid]);
-        var profile = await profileTask;
-        var stats = await statsTask;
+        var (hash, old) = await hashTask;
         var memberships = await membershipsTask;
-        if (profile.Length == 0 && stats.Length == 0)
+        if (hash.Length == 0 && old.Length == 0)
         {
             return null;
         }
 
-        var user = RedisActivityStore.ToUser(ws, cid, profile, stats);
+        var user = RedisActivityStore.ToUser(ws, cid, hash, old);
         memberships[0].AddTo(user);
         var matches = await SegmentRules.MatchesAsync(segment, new StoredUserFacts(db, events, user), asOfMs);
         return (user, matches);
@@ -247,20 +245,22 @@ internal sealed class StoredUserFacts(IDatabase db, IActivityStore events, User 
 }
 
 /// <summary>
-/// One user's facts straight from the stored hashes (the profile's <c>a:</c> fields, the aggregates' <c>c:</c>/<c>f:</c>/<c>l:</c>
-/// fields, <see cref="RedisActivityStore.ToUser"/>'s format): a count parses only what its conditions name.
+/// One user's facts straight from the stored hashes (the user hash's <c>a:</c> and <c>c:</c>/<c>f:</c>/<c>l:</c> fields,
+/// <see cref="RedisActivityStore.ToUser"/>'s format; a user not merged yet has the latter in its old aggregates hash,
+/// <see cref="RedisActivityStore.ReadUserAsync"/>): a count parses only what its conditions name.
 /// </summary>
 internal sealed class StoredHashFacts(IDatabase db, IActivityStore events, string workspaceId, string customerId,
-    HashEntry[] profile, HashEntry[] stats, IReadOnlyList<HeapSegmentMember> memberships) : IUserFacts
+    HashEntry[] hash, HashEntry[] oldAggregates, IReadOnlyList<HeapSegmentMember> memberships) : IUserFacts
 {
     /// <summary>Whether the user has a profile or aggregates (a users-index member without either is unknown).</summary>
-    public bool Exists => profile.Length > 0 || stats.Length > 0;
+    public bool Exists => hash.Length > 0 || oldAggregates.Length > 0;
 
     public AttributeValue? Attribute(string name) =>
-        Find(profile, UserKeyspace.AttributePrefix + name) is { IsNull: false } json ? AttributeJson.FromJson(json.ToString()) : null;
+        Find(hash, UserKeyspace.AttributePrefix + name) is { IsNull: false } json ? AttributeJson.FromJson(json.ToString()) : null;
 
     public EventAggregate Aggregate(string eventName)
     {
+        var stats = oldAggregates.Length > 0 ? oldAggregates : hash;
         var count = Find(stats, "c:" + eventName);
         return count.IsNull ? default : new EventAggregate((long)count, (long)Find(stats, "f:" + eventName), (long)Find(stats, "l:" + eventName));
     }

@@ -42,6 +42,12 @@ internal interface IActivityStore
     /// <summary>A user's events between two event times, oldest first; only those of <paramref name="eventName"/> when set.</summary>
     Task<IReadOnlyList<StoredEvent>> ListUserEventsAsync(string workspaceId, string customerId, long fromMs, long toMs, int limit,
         string? eventName = null);
+
+    /// <summary>
+    /// Merges users of one partition stored in the layout before the user hash into it (the write does it for a user it
+    /// touches); one script call. Returns how many had something to merge. Safe to repeat.
+    /// </summary>
+    Task<int> MergeUsersAsync(string workspaceId, int partition, IReadOnlyList<string> customerIds);
 }
 
 /// <summary>One record to store: a user profile update, or an event with the profile keys it carries.</summary>
@@ -60,20 +66,25 @@ internal sealed record RecordWrite(string WorkspaceId, string ConfigName, UserRe
 /// <summary>
 /// The key formats of the user and event keyspace (docs/keyspace.md), the one place they are spelled. Every key of
 /// a user carries the hash tag of the user's partition of the workspace's event stream (<see cref="EventStream"/>),
-/// so an event's write — dedup, stream entry, indexes, aggregates, profile — is one script on one slot.
+/// so an event's write — dedup, stream entry, index, aggregates, profile — is one script on one slot.
 /// </summary>
 internal static class UserKeyspace
 {
     public static string Tag(string ws, string cid) => EventStream.Tag(ws, EventStream.PartitionOf(cid));
 
-    /// <summary>Payload and event ids seen within the duplicate window (hash: id → arrival second, <c>_t</c> oldest).</summary>
-    public static RedisKey Dedup(string ws, string cid) => $"k{Tag(ws, cid)}{ws}:{cid}";
+    /// <summary>
+    /// The user hash: the profile (<c>_u</c> updated_at ms, <c>a:&lt;attribute&gt;</c> → JSON scalar), the aggregates per
+    /// event name (<c>c:</c> count, <c>f:</c> first and <c>l:</c> last event time ms; <c>_o</c> the oldest arrival in
+    /// the index) and the duplicate markers (<see cref="MarkerField"/> → arrival second, <c>_t</c> the oldest);
+    /// <c>_m</c> once it is in this layout (a user stored before has the two hashes below, merged on first write).
+    /// </summary>
+    public static RedisKey User(string ws, string cid) => $"p{Tag(ws, cid)}{ws}:{cid}";
 
-    /// <summary>The profile (hash: <c>_u</c> updated_at ms, <c>a:&lt;attribute&gt;</c> → JSON scalar).</summary>
-    public static RedisKey Profile(string ws, string cid) => $"p{Tag(ws, cid)}{ws}:{cid}";
+    /// <summary>The layout before the user hash: payload and event ids seen within the duplicate window (id → arrival second).</summary>
+    public static RedisKey OldDedup(string ws, string cid) => $"k{Tag(ws, cid)}{ws}:{cid}";
 
-    /// <summary>Aggregates per event name (hash: <c>c:</c> count, <c>f:</c> first and <c>l:</c> last event time ms).</summary>
-    public static RedisKey Aggregates(string ws, string cid) => $"a{Tag(ws, cid)}{ws}:{cid}";
+    /// <summary>The layout before the user hash: the aggregates (<c>c:</c>, <c>f:</c>, <c>l:</c>, <c>_o</c>).</summary>
+    public static RedisKey OldAggregates(string ws, string cid) => $"a{Tag(ws, cid)}{ws}:{cid}";
 
     /// <summary>The user's retained events (sorted set: <see cref="IndexMember"/>, score = event time ms).</summary>
     public static RedisKey Events(string ws, string cid) => $"i{Tag(ws, cid)}{ws}:{cid}";
@@ -87,10 +98,29 @@ internal static class UserKeyspace
 
     public const string UpdatedAtField = "_u";
     public const string AttributePrefix = "a:";
+    public const string MergedField = "_m";
 
-    /// <summary>An event id or payload id as a dedup field: the 16 bytes of a 32-hex-digit id, else the id itself.</summary>
-    public static RedisValue IdField(string id) =>
-        id.Length == 32 && id.All(c => c is (>= '0' and <= '9') or (>= 'a' and <= 'f')) ? Convert.FromHexString(id) : id;
+    /// <summary>The first byte of a duplicate marker's field in the user hash (no other field starts with it).</summary>
+    public const byte MarkerPrefix = (byte)'k';
+
+    /// <summary>
+    /// An event id or payload id as a duplicate marker's field: <see cref="MarkerPrefix"/> and the 16 bytes of a
+    /// 32-hex-digit id, else the id itself (the layout before the user hash had the same without the prefix).
+    /// </summary>
+    public static RedisValue MarkerField(string id)
+    {
+        if (id.Length == 32 && id.All(c => c is (>= '0' and <= '9') or (>= 'a' and <= 'f')))
+        {
+            var field = new byte[17];
+            field[0] = MarkerPrefix;
+            Convert.FromHexString(id, field.AsSpan(1), out _, out _);
+            return field;
+        }
+        return (char)MarkerPrefix + id;
+    }
+
+    /// <summary>Whether a field of the user hash is a duplicate marker (read without decoding it).</summary>
+    public static bool IsMarker(RedisValue field) => ((ReadOnlyMemory<byte>)field).Span is [MarkerPrefix, ..];
 
     /// <summary>
     /// An event name as index members carry it: the first 6 bytes of its UTF-8's SHA-256 (a workspace would need
@@ -230,15 +260,13 @@ internal sealed class RedisActivityStore(IConnectionMultiplexer redis, TimeProvi
         var argCount = 3;
         foreach (var record in call)
         {
-            keyCount += record.Event is null ? 3 : 6;
+            keyCount += record.Event is null ? 4 : 6;
             argCount += 2 + (record.Event is null ? 3 : 8) + 2 * (record.Event?.User ?? record.User!).Attributes.Count;
         }
 
         var keys = new RedisKey[keyCount];
         var args = new RedisValue[argCount];
-        args[0] = now;
-        args[1] = (long)TimeSpan.FromDays(options.Value.DuplicateWindowDays).TotalSeconds;
-        args[2] = EventStream.Field;
+        WriteScriptHeader(args, now);
         int k = 0, a = 3;
         foreach (var record in call)
         {
@@ -248,12 +276,13 @@ internal sealed class RedisActivityStore(IConnectionMultiplexer redis, TimeProvi
             {
                 var user = record.User!;
                 var cid = user.CustomerId;
-                keys[k++] = UserKeyspace.Dedup(ws, cid);
-                keys[k++] = UserKeyspace.Profile(ws, cid);
+                keys[k++] = UserKeyspace.User(ws, cid);
+                keys[k++] = UserKeyspace.OldAggregates(ws, cid);
+                keys[k++] = UserKeyspace.OldDedup(ws, cid);
                 keys[k++] = UserKeyspace.Users(ws, cid);
                 args[a++] = "u";
                 a++;
-                args[a++] = record.Id.Length > 0 ? UserKeyspace.IdField(record.Id) : RedisValue.EmptyString;
+                args[a++] = record.Id.Length > 0 ? UserKeyspace.MarkerField(record.Id) : RedisValue.EmptyString;
                 args[a++] = user.UpdatedAtMs;
                 args[a++] = cid;
                 a = WriteAttributePairs(user, args, a);
@@ -261,15 +290,15 @@ internal sealed class RedisActivityStore(IConnectionMultiplexer redis, TimeProvi
             else
             {
                 var cid = e.User.CustomerId;
-                keys[k++] = UserKeyspace.Dedup(ws, cid);
+                keys[k++] = UserKeyspace.User(ws, cid);
                 keys[k++] = UserKeyspace.Stream(ws, cid);
                 keys[k++] = UserKeyspace.Events(ws, cid);
-                keys[k++] = UserKeyspace.Aggregates(ws, cid);
-                keys[k++] = UserKeyspace.Profile(ws, cid);
+                keys[k++] = UserKeyspace.OldAggregates(ws, cid);
+                keys[k++] = UserKeyspace.OldDedup(ws, cid);
                 keys[k++] = UserKeyspace.Users(ws, cid);
                 args[a++] = "e";
                 a++;
-                args[a++] = UserKeyspace.IdField(record.Id);
+                args[a++] = UserKeyspace.MarkerField(record.Id);
                 args[a++] = e.EventTimeMs;
                 args[a++] = e.EventName;
                 args[a++] = UserKeyspace.EventNameKey(e.EventName);
@@ -295,58 +324,124 @@ internal sealed class RedisActivityStore(IConnectionMultiplexer redis, TimeProvi
 
     public async Task<User?> GetUserAsync(string workspaceId, string customerId)
     {
-        var db = Db;
-        var profileTask = db.HashGetAllAsync(UserKeyspace.Profile(workspaceId, customerId));
-        var statsTask = db.HashGetAllAsync(UserKeyspace.Aggregates(workspaceId, customerId));
-        var profile = await profileTask;
-        var stats = await statsTask;
-        if (profile.Length == 0 && stats.Length == 0)
-        {
-            return null;
-        }
-
-        return ToUser(workspaceId, customerId, profile, stats);
+        var (hash, old) = await ReadUserAsync(Db, workspaceId, customerId);
+        return hash.Length == 0 && old.Length == 0 ? null : ToUser(workspaceId, customerId, hash, old);
     }
 
-    /// <summary>A user from its profile hash and its event-aggregates hash (the one place that reads their fields).</summary>
-    public static User ToUser(string workspaceId, string customerId, HashEntry[] profile, HashEntry[] stats)
+    /// <summary>
+    /// Reads a user: the user hash, and for a user not merged into it yet (no <c>_m</c>) the aggregates hash of the layout
+    /// before, consistently without a script: the merge (write.lua) moves both at once and deletes the old one, so old
+    /// aggregates still there were not merged between the two reads; none there, the user hash alone is read again
+    /// (it may have been merged meanwhile). <paramref name="read"/> is the user hash's read if already sent.
+    /// </summary>
+    public static async Task<(HashEntry[] Hash, HashEntry[] OldAggregates)> ReadUserAsync(IDatabase db, string workspaceId, string customerId,
+        Task<HashEntry[]>? read = null)
+    {
+        var key = UserKeyspace.User(workspaceId, customerId);
+        var hash = await (read ?? db.HashGetAllAsync(key));
+        if (IsMerged(hash))
+        {
+            return (hash, []);
+        }
+        var old = await db.HashGetAllAsync(UserKeyspace.OldAggregates(workspaceId, customerId));
+        return old.Length > 0 ? (hash, old) : (await db.HashGetAllAsync(key), []);
+    }
+
+    private static bool IsMerged(HashEntry[] hash)
+    {
+        foreach (var entry in hash)
+        {
+            if (entry.Name == UserKeyspace.MergedField)
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>
+    /// A user from its user hash (and, not merged yet, the aggregates hash of the layout before): the one place that
+    /// reads their fields. Duplicate markers are skipped without decoding them.
+    /// </summary>
+    public static User ToUser(string workspaceId, string customerId, HashEntry[] hash, HashEntry[] oldAggregates)
     {
         var user = new User { WorkspaceId = workspaceId, CustomerId = customerId };
-        foreach (var entry in profile)
-        {
-            var name = entry.Name.ToString();
-            if (name == UserKeyspace.UpdatedAtField)
-            {
-                user.UpdatedAtMs = (long)entry.Value;
-            }
-            else if (name.StartsWith(UserKeyspace.AttributePrefix, StringComparison.Ordinal))
-            {
-                user.Attributes[name[UserKeyspace.AttributePrefix.Length..]] = AttributeJson.FromJson(entry.Value.ToString());
-            }
-        }
-
         var byName = new SortedDictionary<string, EventStats>(StringComparer.Ordinal);
-        foreach (var entry in stats)
-        {
-            var field = entry.Name.ToString();
-            if (field.Length < 3 || field[1] != ':')
-            {
-                continue;
-            }
-            var eventName = field[2..];
-            if (!byName.TryGetValue(eventName, out var s))
-            {
-                byName[eventName] = s = new EventStats { EventName = eventName };
-            }
-            switch (field[0])
-            {
-                case 'c': s.Count = (long)entry.Value; break;
-                case 'f': s.FirstTimeMs = (long)entry.Value; break;
-                case 'l': s.LastTimeMs = (long)entry.Value; break;
-            }
-        }
+        Read(hash);
+        Read(oldAggregates);
         user.Events.AddRange(byName.Values);
         return user;
+
+        void Read(HashEntry[] entries)
+        {
+            foreach (var entry in entries)
+            {
+                if (UserKeyspace.IsMarker(entry.Name))
+                {
+                    continue;
+                }
+                var field = entry.Name.ToString();
+                if (field == UserKeyspace.UpdatedAtField)
+                {
+                    user.UpdatedAtMs = (long)entry.Value;
+                    continue;
+                }
+                if (field.StartsWith(UserKeyspace.AttributePrefix, StringComparison.Ordinal))
+                {
+                    user.Attributes[field[UserKeyspace.AttributePrefix.Length..]] = AttributeJson.FromJson(entry.Value.ToString());
+                    continue;
+                }
+                if (field.Length < 3 || field[1] != ':' || field[0] is not ('c' or 'f' or 'l'))
+                {
+                    continue;
+                }
+                var eventName = field[2..];
+                if (!byName.TryGetValue(eventName, out var s))
+                {
+                    byName[eventName] = s = new EventStats { EventName = eventName };
+                }
+                switch (field[0])
+                {
+                    case 'c': s.Count = (long)entry.Value; break;
+                    case 'f': s.FirstTimeMs = (long)entry.Value; break;
+                    case 'l': s.LastTimeMs = (long)entry.Value; break;
+                }
+            }
+        }
+    }
+
+    public async Task<int> MergeUsersAsync(string workspaceId, int partition, IReadOnlyList<string> customerIds)
+    {
+        if (customerIds.Count == 0)
+        {
+            return 0;
+        }
+        var keys = new RedisKey[4 * customerIds.Count];
+        var args = new RedisValue[3 + 2 * customerIds.Count];
+        WriteScriptHeader(args, time.GetUtcNow().ToUnixTimeMilliseconds());
+        for (var i = 0; i < customerIds.Count; i++)
+        {
+            var cid = customerIds[i];
+            if (EventStream.PartitionOf(cid) != partition)
+            {
+                throw new ArgumentException($"{cid} is not of partition {partition}", nameof(customerIds));
+            }
+            keys[4 * i] = UserKeyspace.User(workspaceId, cid);
+            keys[4 * i + 1] = UserKeyspace.OldAggregates(workspaceId, cid);
+            keys[4 * i + 2] = UserKeyspace.OldDedup(workspaceId, cid);
+            keys[4 * i + 3] = UserKeyspace.Users(workspaceId, partition);
+            args[3 + 2 * i] = "m";
+            args[4 + 2 * i] = 0;
+        }
+        var results = (RedisResult[])(await Db.ScriptEvaluateAsync(WriteScript, keys, args))!;
+        return results.Count(r => (int)r == 1);
+    }
+
+    private void WriteScriptHeader(RedisValue[] args, long now)
+    {
+        args[0] = now;
+        args[1] = (long)TimeSpan.FromDays(options.Value.DuplicateWindowDays).TotalSeconds;
+        args[2] = EventStream.Field;
     }
 
     public async Task<IReadOnlyList<StoredEvent>> ListUserEventsAsync(string workspaceId, string customerId, long fromMs, long toMs, int limit,

@@ -30,18 +30,19 @@ internal sealed class RetentionSweeperOptions
 }
 
 /// <summary>What one pass removed.</summary>
-internal readonly record struct SweepResult(long UsersSwept, long EntriesRemoved, long StreamEntriesTrimmed);
+internal readonly record struct SweepResult(long UsersSwept, long EntriesRemoved, long StreamEntriesTrimmed, long MarkersRemoved = 0);
 
 /// <summary>
-/// Removes raw events older than the workspace's retention for users who stopped writing (the write script trims a
-/// user's index only on the user's next write, and a stream only on its next append). It walks each partition's users
+/// Removes raw events older than the workspace's retention, and duplicate markers older than the duplicate window, for
+/// users who stopped writing (the write script trims a user's index and markers only on the user's next write, and a
+/// stream only on its next append). It walks each partition's users
 /// index with ZSCAN, a batch of users per script call (every key of a call in the partition's slot, named in KEYS), at a
 /// bounded pace, and trims each partition stream by age. It never scans the keyspace. Aggregates and profiles stay.
 /// One replica sweeps at a time (a lease on <c>retention:sweep</c>); a pass repeated by another is harmless.
 /// </summary>
 internal sealed partial class RetentionSweeper(
     IConnectionMultiplexer redis, IRetentionPolicy retention, TimeProvider time, IOptions<RetentionSweeperOptions> options,
-    IMeterFactory meters, ILogger<RetentionSweeper> logger) : BackgroundService
+    IOptions<StorageOptions> storage, IMeterFactory meters, ILogger<RetentionSweeper> logger) : BackgroundService
 {
     private const string WorkspacesKey = "workspaces";
     // Global (no hash tag), single-key SET NX PX only: which replica's pass is running.
@@ -50,7 +51,8 @@ internal sealed partial class RetentionSweeper(
     private static readonly string SweepScript = Scripts.Load("sweep.lua");
     private static readonly ActivitySource Source = new("Integration.Ingestion.Retention");
 
-    private readonly (Counter<long> Users, Counter<long> Entries, Counter<long> Trimmed) _counters = CreateCounters(meters.Create(IngestionMetrics.MeterName));
+    private readonly (Counter<long> Users, Counter<long> Entries, Counter<long> Trimmed, Counter<long> Markers) _counters =
+        CreateCounters(meters.Create(IngestionMetrics.MeterName));
     private readonly string _replica = Guid.NewGuid().ToString("N");
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -100,7 +102,9 @@ internal sealed partial class RetentionSweeper(
         activity?.SetTag("ingestion.retention.users_swept", total.UsersSwept);
         activity?.SetTag("ingestion.retention.entries_removed", total.EntriesRemoved);
         activity?.SetTag("ingestion.retention.stream_entries_trimmed", total.StreamEntriesTrimmed);
-        LogPass(workspaces, total.UsersSwept, total.EntriesRemoved, total.StreamEntriesTrimmed, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        activity?.SetTag("ingestion.retention.markers_removed", total.MarkersRemoved);
+        LogPass(workspaces, total.UsersSwept, total.EntriesRemoved, total.StreamEntriesTrimmed, total.MarkersRemoved,
+            Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         return total;
     }
 
@@ -128,15 +132,18 @@ internal sealed partial class RetentionSweeper(
     private async Task<SweepResult> CallAsync(IDatabase db, string ws, int partition, long floor, List<string> users, bool trimStream,
         CancellationToken cancellationToken)
     {
-        var keys = new RedisKey[1 + 2 * users.Count];
+        var keys = new RedisKey[1 + 3 * users.Count];
         keys[0] = EventStream.Key(ws, partition);
         for (var i = 0; i < users.Count; i++)
         {
-            keys[1 + 2 * i] = UserKeyspace.Events(ws, users[i]);
-            keys[2 + 2 * i] = UserKeyspace.Aggregates(ws, users[i]);
+            keys[1 + 3 * i] = UserKeyspace.Events(ws, users[i]);
+            keys[2 + 3 * i] = UserKeyspace.User(ws, users[i]);
+            keys[3 + 3 * i] = UserKeyspace.OldAggregates(ws, users[i]);
         }
-        var reply = (RedisResult[])(await db.ScriptEvaluateAsync(SweepScript, keys, [floor, trimStream ? "1" : "0"]))!;
-        var result = new SweepResult((long)reply[0], (long)reply[1], (long)reply[2]);
+        var nowSeconds = time.GetUtcNow().ToUnixTimeSeconds();
+        var window = (long)TimeSpan.FromDays(storage.Value.DuplicateWindowDays).TotalSeconds;
+        var reply = (RedisResult[])(await db.ScriptEvaluateAsync(SweepScript, keys, [floor, trimStream ? "1" : "0", nowSeconds, window]))!;
+        var result = new SweepResult((long)reply[0], (long)reply[1], (long)reply[2], (long)reply[3]);
         Record(result);
         if (options.Value.PauseBetweenCallsMs > 0)
         {
@@ -146,26 +153,30 @@ internal sealed partial class RetentionSweeper(
     }
 
     private static SweepResult Add(SweepResult a, SweepResult b) =>
-        new(a.UsersSwept + b.UsersSwept, a.EntriesRemoved + b.EntriesRemoved, a.StreamEntriesTrimmed + b.StreamEntriesTrimmed);
+        new(a.UsersSwept + b.UsersSwept, a.EntriesRemoved + b.EntriesRemoved, a.StreamEntriesTrimmed + b.StreamEntriesTrimmed,
+            a.MarkersRemoved + b.MarkersRemoved);
 
-    private static (Counter<long>, Counter<long>, Counter<long>) CreateCounters(Meter meter) => (
+    private static (Counter<long>, Counter<long>, Counter<long>, Counter<long>) CreateCounters(Meter meter) => (
         meter.CreateCounter<long>("integration.ingestion.retention.users_swept", "{user}",
             "Users whose aged-out raw events the retention sweeper removed."),
         meter.CreateCounter<long>("integration.ingestion.retention.entries_removed", "{event}",
             "Aged-out entries the retention sweeper removed from users' event indexes."),
         meter.CreateCounter<long>("integration.ingestion.retention.stream_entries_trimmed", "{event}",
-            "Aged-out entries the retention sweeper trimmed from partition streams."));
+            "Aged-out entries the retention sweeper trimmed from partition streams."),
+        meter.CreateCounter<long>("integration.ingestion.retention.markers_removed", "{marker}",
+            "Duplicate markers older than the duplicate window the retention sweeper removed from user hashes."));
 
     private void Record(SweepResult result)
     {
         _counters.Users.Add(result.UsersSwept);
         _counters.Entries.Add(result.EntriesRemoved);
         _counters.Trimmed.Add(result.StreamEntriesTrimmed);
+        _counters.Markers.Add(result.MarkersRemoved);
     }
 
     [LoggerMessage(Level = LogLevel.Information,
-        Message = "Retention sweep: {Workspaces} workspaces, {Users} users swept, {Entries} index entries removed, {Trimmed} stream entries trimmed in {ElapsedMs:F0} ms")]
-    private partial void LogPass(int workspaces, long users, long entries, long trimmed, double elapsedMs);
+        Message = "Retention sweep: {Workspaces} workspaces, {Users} users swept, {Entries} index entries removed, {Trimmed} stream entries trimmed, {Markers} duplicate markers removed in {ElapsedMs:F0} ms")]
+    private partial void LogPass(int workspaces, long users, long entries, long trimmed, long markers, double elapsedMs);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Retention sweep failed; the next pass starts over")]
     private partial void LogPassFailed(Exception ex);

@@ -34,6 +34,9 @@ internal interface IWorkspaceStore
     /// <summary>The workspace's raw-event retention in days, or null when it has none of its own (the default applies).</summary>
     Task<int?> GetRetentionDaysAsync(string workspaceId);
     Task<bool> SetRetentionDaysAsync(string workspaceId, int retentionDays);
+    /// <summary>Whether every user of the workspace stored before the user hash has been merged into it (UserHashMigration).</summary>
+    Task<bool> AreUsersMergedAsync(string workspaceId);
+    Task MarkUsersMergedAsync(string workspaceId);
     /// <summary>Saves a config; false if it exists and <paramref name="upsert"/> is off.</summary>
     Task<bool> SaveConfigAsync(string workspaceId, ConfigRecord config, bool upsert);
     Task<IReadOnlyList<ConfigRecord>> ListConfigsAsync(string workspaceId);
@@ -125,6 +128,12 @@ internal sealed class RedisWorkspaceStore(IConnectionMultiplexer redis) : IWorks
 
     public Task<bool> SetRetentionDaysAsync(string workspaceId, int retentionDays) =>
         SetIfExistsAsync(workspaceId, "retention_days", retentionDays);
+
+    public async Task<bool> AreUsersMergedAsync(string workspaceId) => await Db.HashExistsAsync(WorkspaceKey(workspaceId), UsersMergedField);
+
+    public Task MarkUsersMergedAsync(string workspaceId) => SetIfExistsAsync(workspaceId, UsersMergedField, 1);
+
+    private const string UsersMergedField = "users_merged";
 
     private static readonly LuaScript SetIfExistsScript = LuaScript.Prepare("""
         if redis.call('EXISTS', @key) == 0 then return 0 end
