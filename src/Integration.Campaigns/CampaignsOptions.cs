@@ -20,6 +20,14 @@ internal sealed class CampaignsOptions
     [Range(10, 60_000)]
     public int PollIntervalMs { get; set; } = 500;
 
+    /// <summary>
+    /// The trigger consumer reads the event stream again at most this often while events keep coming (0: at once after
+    /// each batch). Fewer, larger batches cost less per event (one read, one audience call and one acknowledgement
+    /// each), for at most this much more latency.
+    /// </summary>
+    [Range(0, 1000)]
+    public int TriggerBatchWindowMs { get; set; } = 10;
+
     /// <summary>How long a claimed scheduled run or pending step stays invisible to other replicas.</summary>
     [Range(5, 3600)]
     public int LeaseSeconds { get; set; } = 120;

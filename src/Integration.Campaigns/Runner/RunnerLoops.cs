@@ -18,7 +18,7 @@ internal sealed partial class RunnerLoops(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         await Task.WhenAll(
-            LoopAsync("event triggers", triggers.PollOnceAsync, stoppingToken),
+            LoopAsync("event triggers", triggers.PollOnceAsync, stoppingToken, TimeSpan.FromMilliseconds(options.Value.TriggerBatchWindowMs)),
             LoopAsync("pending steps", pendingSteps.RunDueAsync, stoppingToken),
             LoopAsync("scheduled runs", scheduled.RunDueAsync, stoppingToken));
         try
@@ -32,7 +32,9 @@ internal sealed partial class RunnerLoops(
         }
     }
 
-    private async Task LoopAsync(string name, Func<CancellationToken, Task<int>> iteration, CancellationToken stoppingToken)
+    /// <param name="batchWindow">After work, the next iteration starts no sooner than this after the last one started.</param>
+    private async Task LoopAsync(string name, Func<CancellationToken, Task<int>> iteration, CancellationToken stoppingToken,
+        TimeSpan batchWindow = default)
     {
         // Polling runs on the real clock; "now" inside the iterations comes from the TimeProvider.
         // After work the loop looks again at once, then backs off (10, 20, 40 … ms) to the poll interval, as the
@@ -44,6 +46,7 @@ internal sealed partial class RunnerLoops(
         while (!stoppingToken.IsCancellationRequested)
         {
             var didWork = false;
+            var started = Environment.TickCount64;
             try
             {
                 didWork = await iteration(stoppingToken) > 0;
@@ -55,6 +58,19 @@ internal sealed partial class RunnerLoops(
             if (didWork)
             {
                 idleDelay = firstIdleDelay;
+                var rest = batchWindow - TimeSpan.FromMilliseconds(Environment.TickCount64 - started);
+                if (rest > TimeSpan.Zero)
+                {
+                    // Events keep coming: let a few more arrive, so the next batch shares its fixed cost among them.
+                    try
+                    {
+                        await Task.Delay(rest, stoppingToken);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        return;
+                    }
+                }
                 continue;
             }
             try

@@ -135,8 +135,7 @@ internal sealed partial class TriggerConsumer(
         {
             return 0;
         }
-        var reads = await Task.WhenAll(streams.Select(ReadAsync));
-        var entries = reads.SelectMany((read, i) => read.Select(entry => (Stream: streams[i], Entry: entry))).ToList();
+        var entries = await ReadAsync(streams);
         if (entries.Count == 0)
         {
             return 0;
@@ -176,11 +175,60 @@ internal sealed partial class TriggerConsumer(
         return owned;
     }
 
-    private async Task<List<StreamEntry>> ReadAsync(string stream)
+    /// <summary>
+    /// What is waiting in <paramref name="streams"/>: first what a takeover or a stale claim brings (now and then, per
+    /// stream), then the new entries — in one <c>XREADGROUP</c> over every stream when Redis is a single server (the
+    /// partitions are in different hash slots, so Redis Cluster takes one call per partition).
+    /// </summary>
+    private async Task<List<(string Stream, StreamEntry Entry)>> ReadAsync(IReadOnlyList<string> streams)
+    {
+        var claims = await Task.WhenAll(streams.Select(ClaimAsync));
+        var entries = new List<(string Stream, StreamEntry Entry)>();
+        for (var i = 0; i < streams.Count; i++)
+        {
+            entries.AddRange(claims[i].Select(entry => (streams[i], entry)));
+        }
+        if (streams.Count > 1 && redis.HashSlot(streams[0]) < 0)
+        {
+            try
+            {
+                var db = redis.GetDatabase();
+                var positions = streams.Select(stream => new StreamPosition(stream, StreamPosition.NewMessages)).ToArray();
+                foreach (var read in await db.StreamReadGroupAsync(positions, options.Value.ConsumerGroup, _consumer, ReadBatch))
+                {
+                    entries.AddRange(read.Entries.Where(e => !e.IsNull).Select(entry => ((string)read.Key!, entry)));
+                }
+                // Compressed entries are decoded with their workspace's dictionary: read once per process, before the first decode.
+                await EventStream.LoadDictionariesAsync(db, entries.Select(e => e.Entry));
+                return entries;
+            }
+            catch (RedisServerException ex) when (ex.Message.StartsWith("NOGROUP", StringComparison.Ordinal))
+            {
+                // One of them has no group (the deleted stream from before partitioning): each alone says which.
+            }
+        }
+        var reads = await Task.WhenAll(streams.Select(ReadNewAsync));
+        for (var i = 0; i < streams.Count; i++)
+        {
+            entries.AddRange(reads[i].Select(entry => (streams[i], entry)));
+        }
+        return entries;
+    }
+
+    private Task<List<StreamEntry>> ReadNewAsync(string stream) => UnlessDeletedAsync(stream, async () =>
+    {
+        var db = redis.GetDatabase();
+        var entries = (await db.StreamReadGroupAsync(stream, options.Value.ConsumerGroup, _consumer, StreamPosition.NewMessages, ReadBatch))
+            .Where(e => !e.IsNull).ToList();
+        await EventStream.LoadDictionariesAsync(db, entries);
+        return entries;
+    });
+
+    private async Task<List<StreamEntry>> UnlessDeletedAsync(string stream, Func<Task<List<StreamEntry>>> read)
     {
         try
         {
-            return await ReadGroupAsync(stream);
+            return await read();
         }
         catch (RedisServerException ex) when (ex.Message.StartsWith("NOGROUP", StringComparison.Ordinal) && EventStream.IsLegacyKey(stream))
         {
@@ -197,7 +245,10 @@ internal sealed partial class TriggerConsumer(
         }
     }
 
-    private async Task<List<StreamEntry>> ReadGroupAsync(string stream)
+    /// <summary>The entries a takeover or a stale claim gives this consumer in <paramref name="stream"/> (none on most polls).</summary>
+    private Task<List<StreamEntry>> ClaimAsync(string stream) => UnlessDeletedAsync(stream, () => ClaimOrNoneAsync(stream));
+
+    private async Task<List<StreamEntry>> ClaimOrNoneAsync(string stream)
     {
         var db = redis.GetDatabase();
         var group = options.Value.ConsumerGroup;
@@ -223,9 +274,10 @@ internal sealed partial class TriggerConsumer(
             var stale = await db.StreamAutoClaimAsync(stream, group, _consumer, options.Value.ClaimIdleSeconds * 1000L, "0-0", ReadBatch);
             entries.AddRange(stale.ClaimedEntries.Where(e => !e.IsNull));
         }
-        entries.AddRange((await db.StreamReadGroupAsync(stream, group, _consumer, StreamPosition.NewMessages, ReadBatch)).Where(e => !e.IsNull));
-        // Compressed entries are decoded with their workspace's dictionary: read once per process, before the first decode.
-        await EventStream.LoadDictionariesAsync(db, entries);
+        if (entries.Count > 0)
+        {
+            await EventStream.LoadDictionariesAsync(db, entries);
+        }
         return entries;
     }
 
