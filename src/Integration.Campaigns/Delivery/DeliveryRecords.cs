@@ -61,7 +61,18 @@ internal sealed record DeliveryFinish(
 internal sealed record DeadLetterQuery(string WorkspaceId, string? CampaignId, int StatusCode, long FromMs, long ToMs);
 
 /// <summary>A queued entry read from a destination's stream.</summary>
-internal sealed record QueuedDelivery(string EntryId, string DeliveryId);
+internal sealed record QueuedDelivery(string EntryId, string DeliveryId)
+{
+    /// <summary>
+    /// The request as enqueued (secret headers protected), carried by an entry read for the first time from its
+    /// enqueue: the record says nothing more before the first attempt. Null for a retry, a replay, a taken-over entry
+    /// or one written before entries carried it: then the record is read.
+    /// </summary>
+    public string? RequestJson { get; init; }
+
+    /// <summary>When the delivery was enqueued (its record's <c>since_ms</c>), with <see cref="RequestJson"/>.</summary>
+    public long SinceMs { get; init; }
+}
 
 /// <summary>Per-campaign counters.</summary>
 internal sealed record DeliveryCounters(IReadOnlyDictionary<string, long> Values)

@@ -238,7 +238,7 @@ internal sealed partial class DeliveryRunner(
             DeliveryRecord? record;
             try
             {
-                record = await store.GetAsync(workspace, entry.DeliveryId);
+                record = await store.GetAsync(workspace, entry);
             }
             catch (System.Text.Json.JsonException ex)
             {

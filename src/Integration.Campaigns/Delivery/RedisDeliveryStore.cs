@@ -23,6 +23,12 @@ internal interface IDeliveryStore
 
     Task<DeliveryRecord?> GetAsync(string workspaceId, string deliveryId);
 
+    /// <summary>
+    /// The delivery of a queued entry as the runner needs it: from the entry itself when it carries its request (fresh
+    /// from its enqueue, so queued with no attempt yet), else from the record.
+    /// </summary>
+    Task<DeliveryRecord?> GetAsync(string workspaceId, QueuedDelivery entry);
+
     /// <summary>Moves deliveries due at <paramref name="nowMs"/> from the schedule to their lanes; returns how many.</summary>
     Task<int> MoveDueAsync(string workspaceId, long nowMs, int limit);
 
@@ -92,7 +98,8 @@ internal sealed class RedisDeliveryStore(
           state = 'scheduled'
           redis.call('ZADD', KEYS[4], ARGV[7], ARGV[1])
         else
-          redis.call('XADD', KEYS[2], '*', 'd', ARGV[1])
+          -- The entry carries the request, so the runner's first attempt needs no read of the record.
+          redis.call('XADD', KEYS[2], '*', 'd', ARGV[1], 'r', ARGV[2], 's', ARGV[6])
         end
         redis.call('HSET', KEYS[1], 'req', ARGV[2], 'state', state, 'campaign', ARGV[3], 'lane', ARGV[4],
           'created_ms', ARGV[6], 'since_ms', ARGV[6], 'attempts', 0, 'replays', 0)
@@ -205,7 +212,7 @@ internal sealed class RedisDeliveryStore(
             await CreateGroupAsync(key);
             return [];
         }
-        return ToQueued(entries);
+        return ToQueued(entries, fresh: true);
     }
 
     public async Task<IReadOnlyList<QueuedDelivery>> ClaimAsync(string workspaceId, string lane, string consumer, TimeSpan minIdle, int count)
@@ -214,7 +221,8 @@ internal sealed class RedisDeliveryStore(
         try
         {
             var result = await Db.StreamAutoClaimAsync(key, ConsumerGroup, consumer, (long)minIdle.TotalMilliseconds, "0-0", count);
-            return ToQueued(result.ClaimedEntries);
+            // Another runner had these, and may have finished some meanwhile: their records say.
+            return ToQueued(result.ClaimedEntries, fresh: false);
         }
         catch (RedisServerException ex) when (ex.Message.StartsWith("NOGROUP", StringComparison.Ordinal))
         {
@@ -234,14 +242,36 @@ internal sealed class RedisDeliveryStore(
         }
     }
 
-    private static List<QueuedDelivery> ToQueued(StreamEntry[] entries) =>
-        entries.Where(e => !e.IsNull).Select(e => new QueuedDelivery(e.Id.ToString(), e["d"].ToString())).ToList();
+    private static List<QueuedDelivery> ToQueued(StreamEntry[] entries, bool fresh)
+    {
+        var queued = new List<QueuedDelivery>(entries.Length);
+        foreach (var e in entries)
+        {
+            if (e.IsNull)
+            {
+                continue;
+            }
+            var request = fresh ? e["r"] : RedisValue.Null;
+            queued.Add(new QueuedDelivery(e.Id.ToString(), e["d"].ToString())
+            {
+                RequestJson = request.IsNullOrEmpty ? null : request.ToString(),
+                SinceMs = request.IsNullOrEmpty ? 0 : (long)e["s"],
+            });
+        }
+        return queued;
+    }
 
     public async Task<DeliveryRecord?> GetAsync(string workspaceId, string deliveryId)
     {
         var fields = await Db.HashGetAllAsync(RecordKey(workspaceId, deliveryId));
         return fields.Length == 0 ? null : Parse(fields);
     }
+
+    public Task<DeliveryRecord?> GetAsync(string workspaceId, QueuedDelivery entry) =>
+        entry.RequestJson is { } json
+            ? Task.FromResult<DeliveryRecord?>(new DeliveryRecord(ParseRequest(json), DeliveryRecord.Queued, 0, entry.SinceMs, entry.SinceMs,
+                0, [], null, 0, null, null, 0, null))
+            : GetAsync(workspaceId, entry.DeliveryId);
 
     public async Task<int> MoveDueAsync(string workspaceId, long nowMs, int limit)
     {
@@ -393,15 +423,20 @@ internal sealed class RedisDeliveryStore(
         return Db.HashIncrementAsync(StatsKey(workspaceId, campaignId), name, count);
     }
 
+    private DeliveryRequest ParseRequest(string json)
+    {
+        var request = JsonSerializer.Deserialize<DeliveryRequest>(json, Json)
+            ?? throw new InvalidDataException("The delivery record has no request.");
+        return request with { Headers = SecretHeaders.Unprotect(secrets, request.Headers) };
+    }
+
     private DeliveryRecord Parse(HashEntry[] fields)
     {
         var map = fields.ToDictionary(f => f.Name.ToString(), f => f.Value);
         string? Str(string name) => map.TryGetValue(name, out var v) && !v.IsNullOrEmpty ? v.ToString() : null;
         long Long(string name) => map.TryGetValue(name, out var v) && long.TryParse(v.ToString(), CultureInfo.InvariantCulture, out var l) ? l : 0;
 
-        var request = JsonSerializer.Deserialize<DeliveryRequest>(Str("req") ?? "null", Json)
-            ?? throw new InvalidDataException("The delivery record has no request.");
-        request = request with { Headers = SecretHeaders.Unprotect(secrets, request.Headers) };
+        var request = ParseRequest(Str("req") ?? "null");
         var history = Str("history") is { } h ? JsonSerializer.Deserialize<List<AttemptRecord>>(h, Json) ?? [] : [];
         return new DeliveryRecord(request, Str("state") ?? "", (int)Long("attempts"), Long("created_ms"), Long("since_ms"),
             (int)Long("replays"), history, Str("reason"), (int)Long("last_status"), Str("last_error"), Str("last_excerpt"),

@@ -14,12 +14,18 @@ redis.call('XDEL', stream, entry_id)
 if redis.call('HGET', record, 'state') ~= 'queued' then
   return 0
 end
-redis.call('HSET', record, 'attempts', attempts, 'last_status', last_status, 'last_error', last_error)
+-- One HSET of the record whatever the outcome (this runs once per delivery).
+local fields = {'attempts', attempts, 'last_status', last_status, 'last_error', last_error}
 if history ~= '' then
-  redis.call('HSET', record, 'history', history)
+  fields[#fields + 1] = 'history'
+  fields[#fields + 1] = history
+end
+local function set_record(...)
+  for _, v in ipairs({...}) do fields[#fields + 1] = v end
+  redis.call('HSET', record, unpack(fields))
 end
 if mode == 'succeeded' then
-  redis.call('HSET', record, 'state', 'succeeded')
+  set_record('state', 'succeeded')
   redis.call('EXPIRE', record, retention_s)
   if conversion_window_ms > 0 then
     -- Kept for the attribution window, newest first, a bounded number per user and campaign.
@@ -29,12 +35,11 @@ if mode == 'succeeded' then
     redis.call('PEXPIRE', conversions, conversion_window_ms)
   end
 elseif mode == 'dead' then
-  redis.call('HSET', record, 'state', 'dead', 'dead_ms', now_ms, 'reason', reason, 'last_excerpt', last_excerpt,
-    'last_request', last_request)
+  set_record('state', 'dead', 'dead_ms', now_ms, 'reason', reason, 'last_excerpt', last_excerpt, 'last_request', last_request)
   redis.call('ZADD', dead_all, now_ms, delivery_id)
   redis.call('ZADD', dead_campaign, now_ms, delivery_id)
 else
-  redis.call('HSET', record, 'state', 'scheduled')
+  set_record('state', 'scheduled')
   redis.call('ZADD', due, next_due_ms, delivery_id)
 end
 for i = first_counter, #ARGV do

@@ -15,6 +15,7 @@ public sealed class RunnerTakeoverTests(EmulatorFixture fixture) : IClassFixture
         public Task<IReadOnlyList<QueuedDelivery>> ClaimAsync(string workspaceId, string lane, string consumer, TimeSpan minIdle, int count) =>
             inner.ClaimAsync(workspaceId, lane, consumer, minIdle, count);
         public Task<DeliveryRecord?> GetAsync(string workspaceId, string deliveryId) => inner.GetAsync(workspaceId, deliveryId);
+        public Task<DeliveryRecord?> GetAsync(string workspaceId, QueuedDelivery entry) => inner.GetAsync(workspaceId, entry);
         public Task<int> MoveDueAsync(string workspaceId, long nowMs, int limit) => inner.MoveDueAsync(workspaceId, nowMs, limit);
         public Task<long> CountPendingAsync(string workspaceId) => inner.CountPendingAsync(workspaceId);
 
@@ -83,6 +84,40 @@ public sealed class RunnerTakeoverTests(EmulatorFixture fixture) : IClassFixture
         finally
         {
             await redis.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task AQueuedEntryCarriesItsRequestAndOneWrittenBeforeEntriesDidIsStillDelivered()
+    {
+        var workspace = "ws-" + Guid.NewGuid().ToString("N")[..8];
+        var fresh = Deliveries.HeapTrack(fixture.EmulatorAddress, workspace, "c-layout", "user-" + Guid.NewGuid().ToString("N")[..10]);
+        var older = Deliveries.HeapTrack(fixture.EmulatorAddress, workspace, "c-layout", "user-" + Guid.NewGuid().ToString("N")[..10]);
+        var stopped = new Dictionary<string, string?> { ["Delivery:RunnerEnabled"] = "false" };
+        await using (var host = await DeliveryTestHost.StartAsync(fixture.Redis.ConnectionString, stopped))
+        {
+            await host.Queue.EnqueueAsync(fresh, CancellationToken.None);
+            await host.Queue.EnqueueAsync(older, CancellationToken.None);
+        }
+        using var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(fixture.Redis.ConnectionString);
+        var db = redis.GetDatabase();
+        var lane = DeliveryTarget.LaneOf(DeliveryTarget.DestinationOf(fresh.Url));
+        var stream = $"dlv:{{{workspace}}}:q:{lane}";
+        var entries = await db.StreamRangeAsync(stream);
+        Assert.Equal(2, entries.Length);
+        Assert.All(entries, e => Assert.Contains("\"deliveryId\"", e["r"].ToString(), StringComparison.Ordinal));
+        // The layout before entries carried their request: the delivery id alone, the request in the record.
+        var olderEntry = entries.Single(e => e["d"] == older.DeliveryId);
+        await db.StreamDeleteAsync(stream, [olderEntry.Id]);
+        await db.StreamAddAsync(stream, "d", older.DeliveryId);
+
+        await using var runner = await DeliveryTestHost.StartAsync(fixture.Redis.ConnectionString);
+        foreach (var request in new[] { fresh, older })
+        {
+            var record = await runner.RecordWhenAsync(request, DeliveryRecord.Succeeded, TimeSpan.FromSeconds(20));
+            Assert.Single(record!.History);
+            var events = await fixture.Http.EventsAsync(request.CustomerId);
+            Assert.Equal(request.DeliveryId, Assert.Single(events.Events).IdempotencyKey);
         }
     }
 
