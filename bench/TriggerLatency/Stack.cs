@@ -95,6 +95,14 @@ internal sealed class Stack : IAsyncDisposable
             {
                 campaignEnvironment[key] = value;
             }
+            // For experiments: BENCH_CAMPAIGNS_ENV_X=y gives the campaigns processes alone X=y (BENCH_ENV_X: every service).
+            foreach (System.Collections.DictionaryEntry entry in Environment.GetEnvironmentVariables())
+            {
+                if (entry.Key is string key && key.StartsWith("BENCH_CAMPAIGNS_ENV_", StringComparison.Ordinal) && entry.Value is string value)
+                {
+                    campaignEnvironment[key["BENCH_CAMPAIGNS_ENV_".Length..]] = value;
+                }
+            }
             var name = replica == 0 ? "campaigns" : $"campaigns{replica + 1}";
             campaigns.Add(StartService(name, "Integration.Campaigns", campaignEnvironment).WaitHealthyAsync(name, httpPort));
         }
