@@ -86,12 +86,10 @@ public sealed class InboundOnClusterTests(ClusterInboundPipeline pipeline)
         await _http.SendAsync(InboundPipeline.Webhook("user", ws, key, User().ToJsonString()));
         await Task.Delay(TimeSpan.FromSeconds(1.1));
 
+        // All at once: one after another, 25 round trips on a loaded machine can take the 4 s in which 5/s refills 20.
         var clock = Stopwatch.StartNew();
-        var statuses = new List<HttpResponseMessage>();
-        for (var i = 0; i < 25; i++)
-        {
-            statuses.Add(await _http.SendAsync(InboundPipeline.Webhook("user", ws, key, User().ToJsonString())));
-        }
+        var statuses = await Task.WhenAll(Enumerable.Range(0, 25)
+            .Select(_ => _http.SendAsync(InboundPipeline.Webhook("user", ws, key, User().ToJsonString()))));
         var refill = (int)Math.Ceiling(clock.Elapsed.TotalSeconds * 5);
 
         var admitted = statuses.Count(r => r.StatusCode == HttpStatusCode.OK);

@@ -45,28 +45,24 @@ public sealed class RateLimiterOnClusterTests(ClusterInboundPipeline pipeline) :
         {
             var clock = Stopwatch.StartNew();
             int allowedA = 0, allowedB = 0, refused = 0;
-            for (var i = 0; refused < 5 && i < 100 * limit; i++)
+            // Both limiters at once, a few calls each per round: one call after another, a loaded machine's round
+            // trips can be slower than the refill (25 ms at 40/s), and the budget would never run out.
+            for (var round = 0; refused < 5 && round < 100; round++)
             {
-                var decision = await (i % 2 == 0 ? a : b).TryAcquireAsync(ws, limit, CancellationToken.None);
-                if (!decision.Allowed)
-                {
-                    refused++;
-                }
-                else if (i % 2 == 0)
-                {
-                    allowedA++;
-                }
-                else
-                {
-                    allowedB++;
-                }
+                var fromA = Enumerable.Range(0, 4).Select(_ => a.TryAcquireAsync(ws, limit, CancellationToken.None).AsTask()).ToArray();
+                var fromB = Enumerable.Range(0, 4).Select(_ => b.TryAcquireAsync(ws, limit, CancellationToken.None).AsTask()).ToArray();
+                var decisionsA = await Task.WhenAll(fromA);
+                var decisionsB = await Task.WhenAll(fromB);
+                allowedA += decisionsA.Count(d => d.Allowed);
+                allowedB += decisionsB.Count(d => d.Allowed);
+                refused += decisionsA.Concat(decisionsB).Count(d => !d.Allowed);
             }
             var refill = (int)Math.Ceiling(clock.Elapsed.TotalSeconds * limit);
 
             // Separate budgets would admit about twice the limit; one shared budget admits the limit plus what refilled.
             Assert.InRange(allowedA + allowedB, limit, limit + refill);
             Assert.True(allowedA > 0 && allowedB > 0, $"both limiters admitted ({allowedA}, {allowedB})");
-            Assert.Equal(5, refused);
+            Assert.True(refused >= 5, $"only {refused} refused in 100 rounds");
         }
     }
 
