@@ -16,7 +16,7 @@ public sealed class InboundEndToEndTests(AppHostFixture fixture)
         using var cts = new CancellationTokenSource(AppHostFixture.StartTimeout);
         await fixture.App.ResourceNotifications.WaitForResourceHealthyAsync("edge", cts.Token);
         using var edge = fixture.App.CreateHttpClient("edge", "http");
-        edge.Timeout = TimeSpan.FromSeconds(10);
+        edge.Timeout = TimeSpan.FromSeconds(60);
         var body = """
             {"customer_id":"Carol@Example.com","updated_at":"2026-11-01T10:00:00Z","first_name":"Carol","last_name":"C",
              "email":"carol@example.com","phone":"","event_attributes":{"event_name":"Checkout Started","order_id":"o-9"}}
@@ -48,11 +48,11 @@ public sealed class InboundEndToEndTests(AppHostFixture fixture)
         using var channel = GrpcChannel.ForAddress(endpoint);
         var client = new Ingestion.V1.Ingestion.IngestionClient(channel);
         var unauthenticated = await Assert.ThrowsAsync<Grpc.Core.RpcException>(() => client.GetUserAsync(
-            new GetUserRequest { WorkspaceId = "DEMO0001", CustomerId = "carol@example.com" }, deadline: DateTime.UtcNow.AddSeconds(10)).ResponseAsync);
+            new GetUserRequest { WorkspaceId = "DEMO0001", CustomerId = "carol@example.com" }, deadline: DateTime.UtcNow.AddSeconds(60)).ResponseAsync);
         Assert.Equal(Grpc.Core.StatusCode.Unauthenticated, unauthenticated.StatusCode);
         var user = await client.GetUserAsync(new GetUserRequest { WorkspaceId = "DEMO0001", CustomerId = "carol@example.com" },
             new Grpc.Core.Metadata { { "authorization", "Bearer dev-internal-token" } },
-            deadline: DateTime.UtcNow.AddSeconds(10), cancellationToken: cts.Token);
+            deadline: DateTime.UtcNow.AddSeconds(60), cancellationToken: cts.Token);
         Assert.Equal("Carol", user.Attributes["first_name"].StringValue);
         Assert.Equal(1, user.Events.Single(e => e.EventName == "Checkout Started").Count);
     }

@@ -14,7 +14,7 @@ public sealed class ResourceHealthTests(AppHostFixture fixture)
         }
 
         using var edge = fixture.App.CreateHttpClient("edge", "http");
-        edge.Timeout = TimeSpan.FromSeconds(10);
+        edge.Timeout = TimeSpan.FromSeconds(60);
         var response = await edge.GetAsync("/health", cts.Token);
         Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
     }

@@ -50,10 +50,10 @@ public sealed class TraceTests(AppHostFixture fixture)
             new Metadata { { "authorization", "Bearer dev-admin-token" } }, deadline: DateTime.UtcNow.AddSeconds(30), cancellationToken: cts.Token);
 
         using var edge = fixture.App.CreateHttpClient("edge", "http");
-        edge.Timeout = TimeSpan.FromSeconds(10);
+        edge.Timeout = TimeSpan.FromSeconds(60);
         var requestId = await SendProbeAsync(edge, probe, cts.Token);
 
-        using var heap = new HttpClient { BaseAddress = heapUrl, Timeout = TimeSpan.FromSeconds(10) };
+        using var heap = new HttpClient { BaseAddress = heapUrl, Timeout = TimeSpan.FromSeconds(60) };
         var traceId = await EventuallyAsync(async () =>
         {
             var page = await heap.GetFromJsonAsync<JsonElement>($"/_emulator/events?event={Uri.EscapeDataString(probe + " Sent")}", cts.Token);

@@ -65,7 +65,7 @@ public sealed class CampaignCommandTests : IAsyncLifetime
         });
         using var channel = _campaigns.CreateGrpcChannel();
         return await new Campaigns.CampaignsClient(channel).CreateCampaignAsync(new CreateCampaignRequest { WorkspaceId = ws, Spec = spec },
-            new Metadata { { "authorization", "Bearer " + Token } }, DateTime.UtcNow.AddSeconds(15));
+            new Metadata { { "authorization", "Bearer " + Token } }, DateTime.UtcNow.AddSeconds(60));
     }
 
     [Fact]
@@ -231,7 +231,7 @@ public sealed class CampaignCommandTests : IAsyncLifetime
                 request.PayloadIds.Add(id);
             }
             await new cli::Integration.Ingestion.V1.Ingestion.IngestionClient(channel).IngestUsersAsync(request,
-                new Metadata { { "authorization", "Bearer " + Token } }, DateTime.UtcNow.AddSeconds(15));
+                new Metadata { { "authorization", "Bearer " + Token } }, DateTime.UtcNow.AddSeconds(60));
         }
         var segment = SpecFile("""{"filters":[{"attribute":{"attribute":"plan","operator":"ATTRIBUTE_OPERATOR_EQUALS","value":{"stringValue":"pro"}}}]}""");
         var campaign = await CreateAsync(ws, new CampaignSpec { EventTriggered = new EventTriggeredDelivery { EventName = "Signed Up" } });

@@ -71,10 +71,10 @@ public sealed class InboundPipeline : IAsyncLifetime
         string configName = "heap", params SyncModule[] modules)
     {
         var created = await AdminApi.CreateWorkspaceAsync(new CreateWorkspaceRequest { WorkspaceId = workspaceId, RateLimitPerSecond = rateLimit },
-            AdminHeaders, deadline: DateTime.UtcNow.AddSeconds(10));
+            AdminHeaders, deadline: DateTime.UtcNow.AddSeconds(60));
         var config = new IntegrationConfig { WorkspaceId = workspaceId, ConfigName = configName, IdentifierKind = kind };
         config.Modules.AddRange(modules);
-        await AdminApi.CreateIntegrationConfigAsync(new CreateIntegrationConfigRequest { Config = config }, AdminHeaders, deadline: DateTime.UtcNow.AddSeconds(10));
+        await AdminApi.CreateIntegrationConfigAsync(new CreateIntegrationConfigRequest { Config = config }, AdminHeaders, deadline: DateTime.UtcNow.AddSeconds(60));
         return created.DataApiKey;
     }
 

@@ -44,7 +44,7 @@ public abstract class GrpcServiceStartupTests<TProgram>(RedisServer redis) : ICl
         await using var service = CreateService();
         using var channel = service.CreateGrpcChannel();
 
-        var reply = await new Health.HealthClient(channel).CheckAsync(new HealthCheckRequest(), deadline: DateTime.UtcNow.AddSeconds(10));
+        var reply = await new Health.HealthClient(channel).CheckAsync(new HealthCheckRequest(), deadline: DateTime.UtcNow.AddSeconds(60));
 
         Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, reply.Status);
     }
@@ -54,7 +54,7 @@ public abstract class GrpcServiceStartupTests<TProgram>(RedisServer redis) : ICl
     {
         await using var service = CreateService();
         using var channel = service.CreateGrpcChannel();
-        using var call = new ServerReflection.ServerReflectionClient(channel).ServerReflectionInfo(deadline: DateTime.UtcNow.AddSeconds(10));
+        using var call = new ServerReflection.ServerReflectionClient(channel).ServerReflectionInfo(deadline: DateTime.UtcNow.AddSeconds(60));
 
         await call.RequestStream.WriteAsync(new ServerReflectionRequest { ListServices = "" });
         await call.RequestStream.CompleteAsync();

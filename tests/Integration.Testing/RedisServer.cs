@@ -24,7 +24,20 @@ public sealed class RedisServer : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Directory.CreateDirectory(_directory);
-        await StartAsync(FreePort.Next());
+        // A port that was free a moment ago may be taken by the time redis-server binds it (another test run on
+        // the same machine): redis-server then exits at once, and another port will do.
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await StartAsync(FreePort.Next());
+                return;
+            }
+            catch (RedisExitedException) when (attempt < 3)
+            {
+                _process?.Dispose();
+            }
+        }
     }
 
     /// <summary>Kills Redis the hard way (kill -9), as a crash would.</summary>
@@ -74,7 +87,7 @@ public sealed class RedisServer : IAsyncLifetime
             }
             if (_process.HasExited)
             {
-                throw new InvalidOperationException($"redis-server exited with code {_process.ExitCode} on port {port}.");
+                throw new RedisExitedException($"redis-server exited with code {_process.ExitCode} on port {port}.");
             }
             await Task.Delay(50);
         }
@@ -127,3 +140,6 @@ public sealed class RedisServer : IAsyncLifetime
         return Task.CompletedTask;
     }
 }
+
+/// <summary>redis-server exited while starting (most often: its port was taken).</summary>
+internal sealed class RedisExitedException(string message) : InvalidOperationException(message);

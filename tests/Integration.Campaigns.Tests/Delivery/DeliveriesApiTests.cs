@@ -10,7 +10,7 @@ public sealed class DeliveriesApiTests(EmulatorFixture fixture) : IClassFixture<
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(20);
     private readonly string _workspace = "ws-" + Guid.NewGuid().ToString("N")[..8];
 
-    private static DateTime Deadline => DateTime.UtcNow.AddSeconds(10);
+    private static DateTime Deadline => DateTime.UtcNow.AddSeconds(60);
 
     /// <summary>A delivery Heap refuses for good (unknown app id: 400), carrying credentials that must never show.</summary>
     private DeliveryRequest Refused(string campaign, string identity) =>

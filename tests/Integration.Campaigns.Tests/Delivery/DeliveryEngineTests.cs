@@ -152,7 +152,7 @@ public sealed class DeliveryEngineTests(EmulatorFixture fixture) : IClassFixture
         {
             var replay = await client.ReplayDeadLetterAsync(
                 new V1.ReplayDeadLetterRequest { WorkspaceId = _workspace, DeliveryId = request.DeliveryId },
-                DeliveryTestHost.Auth, deadline: DateTime.UtcNow.AddSeconds(10));
+                DeliveryTestHost.Auth, deadline: DateTime.UtcNow.AddSeconds(60));
             Assert.Equal(1, replay.Replayed);
         }
         var replayed = await host.RecordWhenAsync(request, DeliveryRecord.Succeeded, Wait);

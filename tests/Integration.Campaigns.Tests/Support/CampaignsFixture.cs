@@ -138,7 +138,7 @@ public sealed class CampaignsFixture : IAsyncLifetime
         _ => throw new ArgumentException($"Unsupported attribute value {value}"),
     };
 
-    public static DateTime Deadline() => DateTime.UtcNow.AddSeconds(15);
+    public static DateTime Deadline() => DateTime.UtcNow.AddSeconds(60);
 
     public async Task DisposeAsync()
     {

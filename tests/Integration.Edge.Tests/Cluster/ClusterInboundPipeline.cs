@@ -62,10 +62,10 @@ public sealed class ClusterInboundPipeline : IAsyncLifetime
     public async Task<string> CreateWorkspaceAsync(string workspaceId, int rateLimit = 500)
     {
         var created = await AdminApi.CreateWorkspaceAsync(new CreateWorkspaceRequest { WorkspaceId = workspaceId, RateLimitPerSecond = rateLimit },
-            AdminHeaders, deadline: DateTime.UtcNow.AddSeconds(15));
+            AdminHeaders, deadline: DateTime.UtcNow.AddSeconds(60));
         var config = new IntegrationConfig { WorkspaceId = workspaceId, ConfigName = "heap", IdentifierKind = IdentifierKind.Email };
         await AdminApi.CreateIntegrationConfigAsync(new CreateIntegrationConfigRequest { Config = config }, AdminHeaders,
-            deadline: DateTime.UtcNow.AddSeconds(15));
+            deadline: DateTime.UtcNow.AddSeconds(60));
         return created.DataApiKey;
     }
 

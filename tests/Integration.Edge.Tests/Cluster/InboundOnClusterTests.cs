@@ -13,7 +13,7 @@ public sealed class InboundOnClusterTests(ClusterInboundPipeline pipeline)
 {
     private readonly HttpClient _http = pipeline.Edge.CreateHttpClient();
 
-    private static DateTime Deadline() => DateTime.UtcNow.AddSeconds(15);
+    private static DateTime Deadline() => DateTime.UtcNow.AddSeconds(60);
 
     [Fact]
     public async Task WebhooksOfManyWorkspacesAreStoredOnEveryMasterAndReadBack()

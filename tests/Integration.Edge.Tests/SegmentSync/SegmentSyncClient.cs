@@ -18,7 +18,7 @@ internal static class SegmentSyncClient
         await pipeline.CreateWorkspaceAsync(workspaceId, kind, configName: configName);
         var set = await pipeline.AdminApi.SetSyncSecretAsync(
             new SetSyncSecretRequest { WorkspaceId = workspaceId, ConfigName = configName, SyncSecret = secret },
-            pipeline.AdminHeaders, deadline: DateTime.UtcNow.AddSeconds(10));
+            pipeline.AdminHeaders, deadline: DateTime.UtcNow.AddSeconds(60));
         return set.SyncSecret;
     }
 

@@ -16,7 +16,7 @@ public sealed class SegmentSyncTests(InboundPipeline pipeline)
     private readonly HttpClient _http = pipeline.Edge.CreateHttpClient();
 
     private async Task<User> GetUserAsync(string ws, string customerId) =>
-        await pipeline.IngestionApi.GetUserAsync(new GetUserRequest { WorkspaceId = ws, CustomerId = customerId }, deadline: DateTime.UtcNow.AddSeconds(10));
+        await pipeline.IngestionApi.GetUserAsync(new GetUserRequest { WorkspaceId = ws, CustomerId = customerId }, deadline: DateTime.UtcNow.AddSeconds(60));
 
     private async Task<bool> IsMemberAsync(string ws, string customerId, long segmentId = SegmentId) =>
         (await GetUserAsync(ws, customerId)).HeapSegments.Any(s => s.SegmentId == segmentId);
@@ -73,7 +73,7 @@ public sealed class SegmentSyncTests(InboundPipeline pipeline)
         var config = NewConfigName();
         var key = await pipeline.CreateWorkspaceAsync(ws, configName: config);
         var secret = (await pipeline.AdminApi.SetSyncSecretAsync(new SetSyncSecretRequest { WorkspaceId = ws, ConfigName = config },
-            pipeline.AdminHeaders, deadline: DateTime.UtcNow.AddSeconds(10))).SyncSecret;
+            pipeline.AdminHeaders, deadline: DateTime.UtcNow.AddSeconds(60))).SyncSecret;
         Assert.Equal(HttpStatusCode.OK, (await _http.SendAsync(InboundPipeline.Webhook("user", ws, key, User().ToJsonString(), configName: config))).StatusCode);
         var body = Sync("t1", 1, 1, add: ["alice@example.com"]);
         body["data"]!["add"]![0]!["plan"] = "free";
@@ -320,7 +320,7 @@ public sealed class SegmentSyncTests(InboundPipeline pipeline)
     {
         var (ws, config, oldSecret) = await SetUpAsync();
         var rotated = await pipeline.AdminApi.SetSyncSecretAsync(new SetSyncSecretRequest { WorkspaceId = ws, ConfigName = config },
-            pipeline.AdminHeaders, deadline: DateTime.UtcNow.AddSeconds(10));
+            pipeline.AdminHeaders, deadline: DateTime.UtcNow.AddSeconds(60));
         Assert.NotEqual(oldSecret, rotated.SyncSecret);
         await Task.Delay(TimeSpan.FromSeconds(1.2));
 

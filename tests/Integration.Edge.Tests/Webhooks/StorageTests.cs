@@ -15,11 +15,11 @@ public sealed class StorageTests(InboundPipeline pipeline)
     private readonly HttpClient _http = pipeline.Edge.CreateHttpClient();
 
     private async Task<User> GetUserAsync(string ws, string customerId) =>
-        await pipeline.IngestionApi.GetUserAsync(new GetUserRequest { WorkspaceId = ws, CustomerId = customerId }, deadline: DateTime.UtcNow.AddSeconds(10));
+        await pipeline.IngestionApi.GetUserAsync(new GetUserRequest { WorkspaceId = ws, CustomerId = customerId }, deadline: DateTime.UtcNow.AddSeconds(60));
 
     private async Task<IList<StoredEvent>> ListEventsAsync(string ws, string customerId) =>
         (await pipeline.IngestionApi.ListUserEventsAsync(new ListUserEventsRequest { WorkspaceId = ws, CustomerId = customerId, Limit = 1000 },
-            deadline: DateTime.UtcNow.AddSeconds(10))).Events;
+            deadline: DateTime.UtcNow.AddSeconds(60))).Events;
 
     private async Task SendOkAsync(string module, string ws, string key, string json)
     {

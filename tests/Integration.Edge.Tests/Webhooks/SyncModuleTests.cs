@@ -13,7 +13,7 @@ public sealed class SyncModuleTests(InboundPipeline pipeline)
 
     private async Task<IList<StoredEvent>> ListEventsAsync(string ws, string customerId) =>
         (await pipeline.IngestionApi.ListUserEventsAsync(new ListUserEventsRequest { WorkspaceId = ws, CustomerId = customerId, Limit = 100 },
-            deadline: DateTime.UtcNow.AddSeconds(10))).Events;
+            deadline: DateTime.UtcNow.AddSeconds(60))).Events;
 
     [Theory]
     [InlineData("events", SyncModule.Events)]
