@@ -24,7 +24,6 @@ internal sealed partial class LegacyMigration(IConnectionMultiplexer redis, IAct
     /// <summary>How often a remaining old stream is looked at again (its consumers drain it meanwhile).</summary>
     private static readonly TimeSpan LegacyStreamCheckInterval = TimeSpan.FromMinutes(10);
 
-    private const string WorkspacesKey = "workspaces";
     private const string UpdatedAtField = "_updated_at_ms";
     private const string AttributePrefix = "a:";
     private const int UsersPerRound = 100;
@@ -60,7 +59,7 @@ internal sealed partial class LegacyMigration(IConnectionMultiplexer redis, IAct
         try
         {
             var db = redis.GetDatabase();
-            var workspaces = await db.SetMembersAsync(WorkspacesKey);
+            var workspaces = await db.SetMembersAsync(RedisWorkspaceStore.WorkspacesKey);
             foreach (var ws in workspaces.Select(w => w.ToString()))
             {
                 if (await db.KeyExistsAsync(UsersKey(ws)))
@@ -99,7 +98,7 @@ internal sealed partial class LegacyMigration(IConnectionMultiplexer redis, IAct
     {
         var db = redis.GetDatabase();
         var remaining = 0;
-        foreach (var ws in (await db.SetMembersAsync(WorkspacesKey)).Select(w => w.ToString()))
+        foreach (var ws in (await db.SetMembersAsync(RedisWorkspaceStore.WorkspacesKey)).Select(w => w.ToString()))
         {
             var key = EventStream.LegacyKey(ws);
             if (!await db.KeyExistsAsync(key))

@@ -44,7 +44,6 @@ internal sealed partial class RetentionSweeper(
     IConnectionMultiplexer redis, IRetentionPolicy retention, TimeProvider time, IOptions<RetentionSweeperOptions> options,
     IOptions<StorageOptions> storage, IMeterFactory meters, ILogger<RetentionSweeper> logger) : BackgroundService
 {
-    private const string WorkspacesKey = "workspaces";
     // Global (no hash tag), single-key SET NX PX only: which replica's pass is running.
     private const string LeaseKey = "retention:sweep";
 
@@ -88,7 +87,7 @@ internal sealed partial class RetentionSweeper(
         var db = redis.GetDatabase();
         var total = new SweepResult();
         var workspaces = 0;
-        await foreach (var member in db.SetScanAsync(WorkspacesKey, pageSize: 100).WithCancellation(cancellationToken))
+        await foreach (var member in db.SetScanAsync(RedisWorkspaceStore.WorkspacesKey, pageSize: 100).WithCancellation(cancellationToken))
         {
             var ws = member.ToString();
             var floor = await retention.FloorMsAsync(ws, time.GetUtcNow().ToUnixTimeMilliseconds());
@@ -110,26 +109,15 @@ internal sealed partial class RetentionSweeper(
 
     private async Task<SweepResult> SweepPartitionAsync(IDatabase db, string ws, int partition, long floor, CancellationToken cancellationToken)
     {
-        var batch = new List<string>(options.Value.UsersPerCall);
-        var result = await CallAsync(db, ws, partition, floor, batch, trimStream: true, cancellationToken);
-        await foreach (var user in db.SortedSetScanAsync(UserKeyspace.Users(ws, partition), pageSize: options.Value.UsersPerCall)
-            .WithCancellation(cancellationToken))
-        {
-            batch.Add(user.Element.ToString());
-            if (batch.Count == options.Value.UsersPerCall)
-            {
-                result = Add(result, await CallAsync(db, ws, partition, floor, batch, trimStream: false, cancellationToken));
-                batch.Clear();
-            }
-        }
-        if (batch.Count > 0)
+        var result = await CallAsync(db, ws, partition, floor, [], trimStream: true, cancellationToken);
+        await foreach (var batch in PartitionUsers.BatchesAsync(db, ws, partition, options.Value.UsersPerCall, cancellationToken))
         {
             result = Add(result, await CallAsync(db, ws, partition, floor, batch, trimStream: false, cancellationToken));
         }
         return result;
     }
 
-    private async Task<SweepResult> CallAsync(IDatabase db, string ws, int partition, long floor, List<string> users, bool trimStream,
+    private async Task<SweepResult> CallAsync(IDatabase db, string ws, int partition, long floor, IReadOnlyList<string> users, bool trimStream,
         CancellationToken cancellationToken)
     {
         var keys = new RedisKey[1 + 3 * users.Count];

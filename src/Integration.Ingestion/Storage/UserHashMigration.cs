@@ -19,8 +19,6 @@ namespace Integration.Ingestion.Storage;
 internal sealed partial class UserHashMigration(IConnectionMultiplexer redis, IActivityStore store, IWorkspaceStore workspaces,
     IMeterFactory meters, ILogger<UserHashMigration> logger) : BackgroundService
 {
-    private const string WorkspacesKey = "workspaces";
-
     /// <summary>Users per script call: bounds how long one call holds Redis.</summary>
     private const int UsersPerCall = 100;
 
@@ -54,7 +52,7 @@ internal sealed partial class UserHashMigration(IConnectionMultiplexer redis, IA
         var db = redis.GetDatabase();
         long merged = 0, examined = 0;
         var done = 0;
-        await foreach (var member in db.SetScanAsync(WorkspacesKey, pageSize: 100).WithCancellation(cancellationToken))
+        await foreach (var member in db.SetScanAsync(RedisWorkspaceStore.WorkspacesKey, pageSize: 100).WithCancellation(cancellationToken))
         {
             var ws = member.ToString();
             if (await workspaces.AreUsersMergedAsync(ws))
@@ -77,30 +75,18 @@ internal sealed partial class UserHashMigration(IConnectionMultiplexer redis, IA
     private async Task<(long Merged, long Examined)> MergeWorkspaceAsync(IDatabase db, string ws, TimeSpan pause, CancellationToken cancellationToken)
     {
         long merged = 0, examined = 0;
-        var batch = new List<string>(UsersPerCall);
         for (var p = 0; p < EventStream.Partitions; p++)
         {
-            await foreach (var user in db.SortedSetScanAsync(UserKeyspace.Users(ws, p), pageSize: UsersPerCall).WithCancellation(cancellationToken))
-            {
-                batch.Add(user.Element.ToString());
-                if (batch.Count == UsersPerCall)
-                {
-                    merged += await CallAsync(ws, p, batch, pause, cancellationToken);
-                    examined += batch.Count;
-                    batch.Clear();
-                }
-            }
-            if (batch.Count > 0)
+            await foreach (var batch in PartitionUsers.BatchesAsync(db, ws, p, UsersPerCall, cancellationToken))
             {
                 merged += await CallAsync(ws, p, batch, pause, cancellationToken);
                 examined += batch.Count;
-                batch.Clear();
             }
         }
         return (merged, examined);
     }
 
-    private async Task<int> CallAsync(string ws, int partition, List<string> users, TimeSpan pause, CancellationToken cancellationToken)
+    private async Task<int> CallAsync(string ws, int partition, IReadOnlyList<string> users, TimeSpan pause, CancellationToken cancellationToken)
     {
         var merged = await store.MergeUsersAsync(ws, partition, users);
         _merged.Add(merged);

@@ -63,7 +63,8 @@ internal interface IWorkspaceStore
 
 internal sealed class RedisWorkspaceStore(IConnectionMultiplexer redis) : IWorkspaceStore
 {
-    private const string WorkspacesKey = "workspaces";
+    /// <summary>The set of every workspace id (global, single-key commands only); the background passes walk it.</summary>
+    public const string WorkspacesKey = "workspaces";
     // Global (no hash tag): config name → the workspace whose config of that name carries a sync secret. Single-key commands only.
     private const string SyncClaimsKey = "syncnames";
 
