@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every benchmark of the project in one run (issue 9), then one table: inbound throughput (pipeline vs bare Kestrel),
 # the rate limiter (bench/ratelimit.sh), the delivery engine (bench/delivery.sh), the event-triggered latency webhook ->
-# Heap track call (bench/trigger-latency.sh), template rendering (bench/templates.sh), audience counts (bench/audience.sh), Redis memory per event (bench/storage.sh) and the fault suite (bench/faults.sh:
+# Heap track call (bench/trigger-latency.sh), template rendering (bench/templates.sh), audience counts (bench/audience.sh), Redis memory per event (bench/storage.sh), Redis CPU per stored record against
+# the bare commands (bench/redis-write.sh) and the fault suite (bench/faults.sh:
 # the inbound scenarios, then kill-campaigns and heap-faults on the delivery side). Each part's full output is printed
 # as it runs. Exits non-zero if any part failed or missed its target.
 #   bench/run-all.sh                 # everything, about 7 minutes on 2 cores
@@ -35,6 +36,7 @@ run_part inbound dotnet bench/InboundBench/bin/Release/net10.0/InboundBench.dll 
 [[ -x bench/templates.sh ]] && run_part templates bench/templates.sh
 [[ -x bench/audience.sh ]] && run_part audience bench/audience.sh
 [[ -x bench/storage.sh ]] && run_part storage bench/storage.sh
+[[ -x bench/redis-write.sh ]] && run_part redis-write bench/redis-write.sh
 run_part faults dotnet bench/InboundBench/bin/Release/net10.0/InboundBench.dll faults --results "$out/faults.results"
 
 verdict() { [[ -f "$out/$1.rc" ]] && { [[ $(cat "$out/$1.rc") == 0 ]] && echo "ok" || echo "FAILED/MISSED"; } || echo "not run"; }
@@ -65,6 +67,8 @@ echo "audience count (bench/audience.sh, 200,000 users, target >= 100,000 users/
 [[ -f "$out/audience.log" ]] && grep -E '^audience count:' "$out/audience.log" | sed 's/^/  /'
 echo "storage (bench/storage.sh, 100,000 events of 5,000 users, target <= 250 B of Redis memory per event): $(verdict storage)"
 [[ -f "$out/storage.log" ]] && grep -E '^(memory|verdict) ' "$out/storage.log" | sed 's/^/  /'
+echo "Redis CPU per stored record (bench/redis-write.sh, bare redis-server, the store's write vs the commands alone): $(verdict redis-write)"
+[[ -f "$out/redis-write.log" ]] && grep -E '^redis cpu per record' "$out/redis-write.log" | sed 's/^/  /'
 echo
 printf '%-26s %6s %8s %8s %6s %11s\n' "fault suite" "result" "acked" "stored" "lost" "duplicated"
 if [[ -f "$out/faults.results" ]]; then
