@@ -72,6 +72,20 @@ public sealed class AdminServiceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AMissingUserOfAnExistingWorkspaceIsToldAsAMissingUser()
+    {
+        var id = NewId();
+        await _admin.CreateWorkspaceAsync(new CreateWorkspaceRequest { WorkspaceId = id }, _auth);
+        var users = new Integration.Ingestion.V1.Ingestion.IngestionClient(_channel);
+
+        var ex = await Assert.ThrowsAsync<RpcException>(() =>
+            users.GetUserAsync(new Integration.Ingestion.V1.GetUserRequest { WorkspaceId = id, CustomerId = "nobody" }, _auth).ResponseAsync);
+
+        Assert.Equal(StatusCode.NotFound, ex.StatusCode);
+        Assert.Equal($"No user 'nobody' in workspace '{id}'.", ex.Status.Detail);
+    }
+
+    [Fact]
     public async Task StoresTheKeyOnlyAsItsHash()
     {
         var id = NewId();

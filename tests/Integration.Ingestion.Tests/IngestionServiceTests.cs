@@ -183,6 +183,8 @@ public sealed class IngestionServiceTests(RedisServer redis) : IClassFixture<Red
         var ex = await Assert.ThrowsAsync<RpcException>(() => _client.GetUserAsync(new GetUserRequest { WorkspaceId = "nobody", CustomerId = "x" }).ResponseAsync);
 
         Assert.Equal(StatusCode.NotFound, ex.StatusCode);
+        // The workspace does not exist either, and the answer says so rather than blaming the user.
+        Assert.Contains("Workspace 'nobody' does not exist", ex.Status.Detail);
     }
 
     [Fact]

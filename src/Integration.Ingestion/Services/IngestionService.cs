@@ -178,9 +178,15 @@ internal sealed class IngestionService(
         }
 
         await StoreAsync(async () => { await migration.EnsureUserAsync(request.WorkspaceId, customerId); return true; });
-        var user = await StoreAsync(() => activities.GetUserAsync(request.WorkspaceId, customerId))
-            ?? throw new RpcException(new Status(StatusCode.NotFound,
-                $"No user '{customerId}' in workspace '{request.WorkspaceId}'."));
+        var user = await StoreAsync(() => activities.GetUserAsync(request.WorkspaceId, customerId));
+        if (user is null)
+        {
+            // Only on a miss: a mistyped workspace id is told as such, not as a missing user.
+            var known = await StoreAsync(() => workspaces.GetAsync(request.WorkspaceId)) is not null;
+            throw new RpcException(new Status(StatusCode.NotFound, known
+                ? $"No user '{customerId}' in workspace '{request.WorkspaceId}'."
+                : $"Workspace '{request.WorkspaceId}' does not exist (and has no user '{customerId}')."));
+        }
         var memberships = await StoreAsync(() => heapSegments.GetMembershipsAsync(request.WorkspaceId, [customerId]));
         memberships[0].AddTo(user);
         return user;
