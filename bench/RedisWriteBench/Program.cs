@@ -196,8 +196,7 @@ internal static class Floor
                 var user = UserKeyspace.User(record.WorkspaceId, cid);
                 RedisValue c = "c:" + e.EventName, f = "f:" + e.EventName, l = "l:" + e.EventName;
                 replies.Add(transaction.HashGetAsync(user, [UserKeyspace.MergedField, UserKeyspace.UpdatedAtField, "_t", marker, c, f, l, "_o"]));
-                var entry = EventStream.Encode(new EventStreamEntry(record.Id, cid, e.EventName, e.EventTimeMs, now, record.ConfigName,
-                    AttributeJson.ToJsonObject(e.Attributes), record.TraceParent, Replayed: false, Module: e.Module));
+                var entry = EventStream.Encode(record.StreamEntry(now));
                 replies.Add(transaction.ExecuteAsync("XADD", UserKeyspace.Stream(record.WorkspaceId, cid), "MINID", "~", floor, "*", EventStream.Field, entry));
                 replies.Add(transaction.SortedSetAddAsync(UserKeyspace.Events(record.WorkspaceId, cid),
                     (RedisValue)System.Text.Encoding.ASCII.GetBytes(Base36(now) + " ").Concat(UserKeyspace.EventNameKey(e.EventName)).ToArray(), e.EventTimeMs));

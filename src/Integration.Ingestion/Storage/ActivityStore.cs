@@ -61,6 +61,14 @@ internal sealed record RecordWrite(string WorkspaceId, string ConfigName, UserRe
 
     public static RecordWrite ForEvent(string workspaceId, string configName, EventRecord e, string eventId, string traceParent) =>
         new(workspaceId, configName, null, e, eventId, traceParent);
+
+    /// <summary>The stream entry an event record is stored as, received <paramref name="nowMs"/> unless it says when.</summary>
+    public EventStreamEntry StreamEntry(long nowMs)
+    {
+        var e = Event ?? throw new InvalidOperationException("A user record has no stream entry.");
+        return new EventStreamEntry(Id, e.User.CustomerId, e.EventName, e.EventTimeMs, ReceivedMs > 0 ? ReceivedMs : nowMs, ConfigName,
+            AttributeJson.ToJsonObject(e.Attributes), TraceParent, Replayed: ReceivedMs > 0, Module: e.Module);
+    }
 }
 
 /// <summary>
@@ -303,9 +311,7 @@ internal sealed class RedisActivityStore(IConnectionMultiplexer redis, TimeProvi
                 args[a++] = e.EventName;
                 args[a++] = UserKeyspace.EventNameKey(e.EventName);
                 var (floor, dictionary) = floors[ws];
-                var entry = EventStream.Encode(new EventStreamEntry(record.Id, cid, e.EventName, e.EventTimeMs,
-                    record.ReceivedMs > 0 ? record.ReceivedMs : now, record.ConfigName, AttributeJson.ToJsonObject(e.Attributes),
-                    record.TraceParent, Replayed: record.ReceivedMs > 0, Module: e.Module), dictionary);
+                var entry = EventStream.Encode(record.StreamEntry(now), dictionary);
                 if (dictionary is null)
                 {
                     // Until the workspace has a dictionary, its first entries are what one is trained on.
