@@ -37,6 +37,12 @@ internal sealed class ServerStats(Dictionary<string, (long Calls, long Microseco
 
     public long Calls(string command) => _commands.GetValueOrDefault(command).Calls;
 
+    /// <summary>Every command that was called, the most time first.</summary>
+    public IEnumerable<(string Command, long Calls, long Microseconds)> ByTime() =>
+        _commands.Where(pair => pair.Value.Calls > 0)
+            .OrderByDescending(pair => pair.Value.Microseconds)
+            .Select(pair => (pair.Key, pair.Value.Calls, pair.Value.Microseconds));
+
     public double MicrosecondsPerCall(string command) =>
         _commands.GetValueOrDefault(command) is { Calls: > 0 } stats ? stats.Microseconds / (double)stats.Calls : 0;
 }
